@@ -1,0 +1,200 @@
+// The event contract: what producers may send (envelope) and what the consumer demands of each type
+// (business rules). Single source for validation and types. Pure: no I/O, no clock of its own.
+import * as z from 'zod/mini';
+
+export const EVENT_TYPES = ['purchase', 'user_signup', 'page_view', 'custom'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** Largest accepted serialized event (one event, UTF-8 bytes). */
+export const MAX_EVENT_BYTES = 32 * 1024;
+/** Deepest nesting accepted inside `properties` (an object directly in properties is depth 1). */
+export const MAX_PROPERTIES_DEPTH = 8;
+/** Keys refused anywhere in properties: they mean something to JS objects, never to analytics. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export interface Issue {
+  /** Dotted path of the offending field, e.g. "properties.amount" or "events[2].event_type". */
+  readonly path: string;
+  readonly message: string;
+}
+
+function propertiesProblem(value: unknown, depth: number, path: string): Issue | null {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const problem = propertiesProblem(value[i], depth + 1, `${path}[${i}]`);
+      if (problem) return problem;
+    }
+    return depth > MAX_PROPERTIES_DEPTH ? { path, message: `nesting deeper than ${MAX_PROPERTIES_DEPTH} levels` } : null;
+  }
+  if (value === null || typeof value !== 'object') return null;
+  if (depth > MAX_PROPERTIES_DEPTH) return { path, message: `nesting deeper than ${MAX_PROPERTIES_DEPTH} levels` };
+  for (const key of Object.keys(value)) {
+    if (RESERVED_KEYS.has(key)) return { path: `${path}.${key}`, message: `key "${key}" is reserved` };
+    const problem = propertiesProblem((value as Record<string, unknown>)[key], depth + 1, `${path}.${key}`);
+    if (problem) return problem;
+  }
+  return null;
+}
+
+const properties = z.record(z.string(), z.unknown(), { error: 'must be a JSON object' }).check(
+  z.superRefine((value, ctx) => {
+    const problem = propertiesProblem(value, 0, 'properties');
+    if (problem) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path.split('.').slice(1), input: value });
+  }),
+);
+
+/** What a producer sends. Unknown top-level fields are refused. */
+export const eventEnvelope = z.strictObject(
+  {
+    event_id: z.optional(z.uuid({ error: 'must be a UUID' })),
+    event_type: z.enum(EVENT_TYPES, { error: `must be one of ${EVENT_TYPES.join(', ')}` }),
+    user_id: z.optional(
+      z.string({ error: 'must be a string' }).check(
+        z.minLength(1, { error: 'must not be empty' }),
+        z.maxLength(255, { error: 'must be at most 255 characters' }),
+      ),
+    ),
+    timestamp: z.optional(
+      z.iso.datetime({ offset: true, local: true, error: 'must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z' }),
+    ),
+    properties: z.optional(properties),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field: ${issue.keys.join(', ')}` : 'must be a JSON object') },
+);
+
+export type EventEnvelope = z.infer<typeof eventEnvelope>;
+
+/** An accepted event, defaults filled: what raw_events.payload and the stream entry hold. */
+export interface AcceptedEvent {
+  readonly event_id: string;
+  readonly event_type: EventType;
+  readonly user_id: string | null;
+  /** ISO 8601 UTC with `Z`. */
+  readonly timestamp: string;
+  readonly properties: Record<string, unknown>;
+  /** ISO 8601 UTC with `Z`: when the API accepted it. */
+  readonly received_at: string;
+}
+
+export type EnvelopeResult =
+  | { readonly ok: true; readonly event: AcceptedEvent; readonly timestampGiven: boolean }
+  | { readonly ok: false; readonly issues: Issue[] };
+
+function formatPath(path: ReadonlyArray<PropertyKey>, prefix: string): string {
+  let out = prefix;
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out ? `.${String(part)}` : String(part);
+  return out || '(body)';
+}
+
+/** ISO string in UTC; a date-time without an offset is taken as UTC. */
+export function toUtcIso(value: string): string {
+  const hasZone = /(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$/.test(value);
+  return new Date(hasZone ? value : `${value}Z`).toISOString();
+}
+
+/**
+ * Validates one envelope and fills its defaults. `pathPrefix` names it inside a batch ("events[3]").
+ * `newId` makes the event_id when the producer gave none (UUIDv7 in production).
+ */
+export function acceptEnvelope(
+  input: unknown,
+  context: { readonly receivedAt: Date; readonly newId: () => string; readonly pathPrefix?: string },
+): EnvelopeResult {
+  const prefix = context.pathPrefix ?? '';
+  const parsed = eventEnvelope.safeParse(input);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      issues: parsed.error.issues.map((issue) => ({ path: formatPath(issue.path, prefix), message: issue.message })),
+    };
+  }
+  const envelope = parsed.data;
+  const timestamp = envelope.timestamp ? toUtcIso(envelope.timestamp) : context.receivedAt.toISOString();
+  if (Number.isNaN(Date.parse(timestamp))) {
+    return { ok: false, issues: [{ path: formatPath(['timestamp'], prefix), message: 'is not a real date' }] };
+  }
+  return {
+    ok: true,
+    timestampGiven: envelope.timestamp !== undefined,
+    event: {
+      event_id: (envelope.event_id ?? context.newId()).toLowerCase(),
+      event_type: envelope.event_type,
+      user_id: envelope.user_id ?? null,
+      timestamp,
+      properties: envelope.properties ?? {},
+      received_at: context.receivedAt.toISOString(),
+    },
+  };
+}
+
+/** Business rules (SEED-SPEC), applied by the consumer. A violation is permanent: no retry. */
+export interface RuleOptions {
+  readonly now: Date;
+  /** How far in the future a timestamp may be (clock skew between producers and us). */
+  readonly futureSkewMs: number;
+}
+
+export function ruleViolations(event: AcceptedEvent, options: RuleOptions): Issue[] {
+  const issues: Issue[] = [];
+  if (event.event_type === 'purchase') {
+    const amount = event.properties.amount;
+    if (amount === undefined || amount === null) {
+      issues.push({ path: 'properties.amount', message: 'is required for purchase events' });
+    } else if (typeof amount !== 'number' || !Number.isFinite(amount)) {
+      issues.push({ path: 'properties.amount', message: 'must be a number' });
+    } else if (amount <= 0) {
+      issues.push({ path: 'properties.amount', message: 'must be greater than 0' });
+    }
+  }
+  if (event.event_type === 'user_signup' && !event.user_id) {
+    issues.push({ path: 'user_id', message: 'is required for user_signup events' });
+  }
+  const latest = options.now.getTime() + options.futureSkewMs;
+  if (Date.parse(event.timestamp) > latest) {
+    issues.push({
+      path: 'timestamp',
+      message: `is more than ${Math.round(options.futureSkewMs / 1000)} s in the future`,
+    });
+  }
+  return issues;
+}
+
+export interface Enrichment {
+  readonly processed_by: string;
+  readonly processing_timestamp: string;
+  readonly category?: 'high_value' | 'standard';
+  readonly session_start?: string;
+}
+
+/** SEED-SPEC enrichment; call only on events that passed ruleViolations. */
+export function enrich(event: AcceptedEvent, context: { readonly workerId: string; readonly now: Date }): Enrichment {
+  const base = { processed_by: context.workerId, processing_timestamp: context.now.toISOString() };
+  if (event.event_type === 'purchase') {
+    return { ...base, category: (event.properties.amount as number) > 1000 ? 'high_value' : 'standard' };
+  }
+  if (event.event_type === 'page_view') return { ...base, session_start: event.timestamp };
+  return base;
+}
+
+/** Parses a stream entry's `data` back into an event; null when it is not one. */
+export function parseStreamedEvent(data: string | null): AcceptedEvent | null {
+  if (data === null) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return null;
+  }
+  const parsed = streamedEvent.safeParse(value);
+  return parsed.success ? (parsed.data as AcceptedEvent) : null;
+}
+
+const isoUtc = z.iso.datetime({ offset: true });
+const streamedEvent = z.object({
+  event_id: z.uuid(),
+  event_type: z.enum(EVENT_TYPES),
+  user_id: z.nullable(z.string()),
+  timestamp: isoUtc,
+  properties: z.record(z.string(), z.unknown()),
+  received_at: isoUtc,
+});
