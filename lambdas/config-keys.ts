@@ -24,11 +24,16 @@ export const ENV = {
   futureSkewMs: 'FUTURE_SKEW_MS',
   reconcileGraceMs: 'RECONCILE_GRACE_MS',
   timeMarginMs: 'TIME_MARGIN_MS',
+  consumerMode: 'CONSUMER_MODE',
+  maintenanceIntervalMs: 'MAINTENANCE_INTERVAL_MS',
   dlqUrl: 'DLQ_URL',
   ingestFallbackQueueUrl: 'INGEST_FALLBACK_QUEUE_URL',
   sqsEndpoint: 'SQS_ENDPOINT',
   adminToken: 'ADMIN_TOKEN',
   port: 'PORT',
+  logLevel: 'POWERTOOLS_LOG_LEVEL',
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
 } as const;
 
 export type EnvKey = (typeof ENV)[keyof typeof ENV];

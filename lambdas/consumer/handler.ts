@@ -1,4 +1,33 @@
-// Placeholder until the handler lands in this same session; replaced, not shipped.
-export const handler = async (): Promise<never> => {
-  throw new Error('handler not implemented yet');
-};
+// Lambda entry for the consumer (EventBridge schedule). Wiring only: dependencies are built once
+// per container; each invocation drains until the stream is empty (scheduled) or time runs short.
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { loadConfig } from '../config.ts';
+import { createDrainer, type DrainSummary } from '../core/drain.ts';
+import { consumerName, createEventStream, createQueues, createSqlExecutor } from '../deps.ts';
+import { createEmfMetrics } from '../observability/emf-metrics.ts';
+import { createLogger } from '../observability/logger.ts';
+import { systemClock } from '../ports.ts';
+import { drainSettings } from './settings.ts';
+
+const config = loadConfig();
+const logger = createLogger({ serviceName: config.serviceName, level: config.logLevel });
+const metrics = createEmfMetrics({ namespace: config.metricsNamespace, serviceName: config.serviceName });
+const [sql, stream, queues] = await Promise.all([
+  createSqlExecutor(config),
+  createEventStream(config, { maxBlockMs: config.consumer.blockMs }),
+  createQueues(config),
+]);
+const drainer = createDrainer(
+  { sql, stream, ...queues, clock: systemClock, metrics, logger },
+  drainSettings(config, consumerName(config)),
+);
+
+export async function handler(_event: ScheduledEvent, context: Context): Promise<DrainSummary> {
+  metrics.gauge('activeWorkers', 1);
+  const summary = await drainer.drain({
+    remainingMs: () => context.getRemainingTimeInMillis(),
+    marginMs: config.consumer.timeMarginMs,
+  });
+  logger.info('drain finished', { ...summary });
+  return summary;
+}

@@ -1,4 +1,24 @@
-// Placeholder until the handler lands in this same session; replaced, not shipped.
-export const handler = async (): Promise<never> => {
-  throw new Error('handler not implemented yet');
-};
+// Lambda entry for the ingest API (API Gateway REST proxy events). Wiring only: config, adapters,
+// logger and metrics are built once per container; every request runs lambdas/ingest/app.ts.
+import { loadConfig } from '../config.ts';
+import { createEventStream, createQueues, createSqlExecutor } from '../deps.ts';
+import { createEmfMetrics } from '../observability/emf-metrics.ts';
+import { createLogger } from '../observability/logger.ts';
+import { systemClock } from '../ports.ts';
+import { uuidv7 } from '../uuidv7.ts';
+import { createIngestApp } from './app.ts';
+
+const config = loadConfig();
+const logger = createLogger({ serviceName: config.serviceName, level: config.logLevel });
+const [sql, stream, queues] = await Promise.all([createSqlExecutor(config), createEventStream(config), createQueues(config)]);
+
+export const handler = createIngestApp({
+  sql,
+  stream,
+  ...(queues.fallback ? { fallback: queues.fallback } : {}),
+  clock: systemClock,
+  newId: uuidv7,
+  metrics: createEmfMetrics({ namespace: config.metricsNamespace, serviceName: config.serviceName }),
+  logger,
+  ...(config.adminToken ? { adminToken: config.adminToken } : {}),
+});

@@ -1,0 +1,362 @@
+// The consumer: drains the stream's consumer group into processed_events / failed_events with
+// retries by delivery count, then acknowledges. Never acks an entry before its outcome is committed.
+import { createHash } from 'node:crypto';
+import { type AcceptedEvent, enrich, parseStreamedEvent, ruleViolations } from '../../schemas/event.ts';
+import { DependencyUnavailableError, errorMessage, errorType, SqlStatementError } from '../errors.ts';
+import type { Metrics } from '../observability/metric-names.ts';
+import type { Clock, DeadLetterQueue, ErrorRecord, EventStream, IngestFallbackQueue, Logger, SqlExecutor, StreamEntry } from '../ports.ts';
+import { streamIdTime } from '../stream-ids.ts';
+import { runMaintenance } from './maintenance.ts';
+import { type FailedRow, type ProcessedRow, recordFailed, recordProcessed } from './store.ts';
+
+/** error_type of stream entries that are not events at all. */
+export const UNPARSABLE = 'UnparsableEntry';
+/** error_type of events that broke a business rule. */
+export const RULE_VIOLATION = 'RuleViolation';
+/** error_type when attempts ran out and no earlier error was noted. */
+export const RETRIES_EXHAUSTED = 'RetriesExhausted';
+
+export interface DrainDeps {
+  readonly sql: SqlExecutor;
+  readonly stream: EventStream;
+  readonly dlq?: DeadLetterQueue;
+  readonly fallback?: IngestFallbackQueue;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+export interface DrainSettings {
+  /** This consumer's name in the group; unique per process/container. */
+  readonly consumer: string;
+  readonly mode: 'scheduled' | 'continuous';
+  readonly batchSize: number;
+  readonly blockMs: number;
+  readonly maxAttempts: number;
+  readonly retryBaseMs: number;
+  readonly futureSkewMs: number;
+  readonly reconcileGraceMs: number;
+  readonly maintenanceIntervalMs: number;
+}
+
+export interface DrainBudget {
+  /** Milliseconds left (Lambda: context.getRemainingTimeInMillis). */
+  remainingMs(): number;
+  /** No new batch is taken with less than this left. */
+  readonly marginMs: number;
+  /** Set by a signal handler to stop after the batch in flight. */
+  shouldStop?(): boolean;
+}
+
+export interface BatchCounts {
+  processed: number;
+  failed: number;
+  duplicates: number;
+  retried: number;
+}
+
+export interface DrainSummary extends BatchCounts {
+  batches: number;
+  republished: number;
+  fromFallback: number;
+}
+
+interface Delivery extends StreamEntry {
+  /** Deliveries so far including this one (1 on the first read). */
+  readonly deliveries: number;
+}
+
+/** Backoff before the next delivery: base × 2^(deliveries−1), capped at the last attempt's. */
+export function backoffMs(deliveries: number, settings: Pick<DrainSettings, 'retryBaseMs' | 'maxAttempts'>): number {
+  const step = Math.max(1, Math.min(deliveries, settings.maxAttempts));
+  return settings.retryBaseMs * 2 ** (step - 1);
+}
+
+/** A stable UUID for an entry that carries no usable event_id, so its dead letter is written once. */
+export function entryEventId(entry: StreamEntry): string {
+  const hex = createHash('sha1').update(`${entry.id}\n${entry.data ?? ''}`).digest('hex');
+  const variant = ((Number.parseInt(hex.slice(16, 17), 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const entryTime = (id: string): string => new Date(streamIdTime(id)).toISOString();
+
+function unparsableFailure(entry: Delivery): FailedRow {
+  let json: unknown;
+  try {
+    json = entry.data === null ? undefined : JSON.parse(entry.data);
+  } catch {
+    json = undefined;
+  }
+  const claimedId = (json as { event_id?: unknown } | undefined)?.event_id;
+  const usableId = typeof claimedId === 'string' && UUID.test(claimedId);
+  return {
+    event_id: usableId ? claimedId.toLowerCase() : entryEventId(entry),
+    payload: { stream_entry_id: entry.id, data: entry.data },
+    received_at: entryTime(entry.id),
+    error_type: UNPARSABLE,
+    error_message: entry.data === null ? 'stream entry has no data field' : 'stream entry data is not a valid event',
+    attempts: entry.deliveries,
+  };
+}
+
+function eventFailure(event: AcceptedEvent, type: string, message: string, attempts: number): FailedRow {
+  return { event_id: event.event_id, payload: event, received_at: event.received_at, error_type: type, error_message: message, attempts };
+}
+
+/** Creates the drain loop bound to its dependencies; `handleBatch` is exposed for tests. */
+export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
+  const { sql, stream, metrics, logger, clock } = deps;
+  let groupReady = false;
+
+  async function writeProcessed(
+    items: ReadonlyArray<{ delivery: Delivery; event: AcceptedEvent; row: ProcessedRow }>,
+  ): Promise<{ written: Set<string>; failedWrites: Array<{ item: (typeof items)[number]; error: unknown }> }> {
+    if (items.length === 0) return { written: new Set(), failedWrites: [] };
+    try {
+      return { written: await recordProcessed(sql, items.map((item) => item.row)), failedWrites: [] };
+    } catch (error) {
+      if (!(error instanceof SqlStatementError) || items.length === 1) {
+        return { written: new Set(), failedWrites: items.map((item) => ({ item, error })) };
+      }
+      // A statement error is about some row's data: write one by one to isolate it (failure path only).
+      const written = new Set<string>();
+      const failedWrites: Array<{ item: (typeof items)[number]; error: unknown }> = [];
+      for (const item of items) {
+        const single = await writeProcessed([item]);
+        for (const id of single.written) written.add(id);
+        failedWrites.push(...single.failedWrites);
+      }
+      return { written, failedWrites };
+    }
+  }
+
+  /** Decides, writes and acknowledges one batch of deliveries. */
+  async function handleBatch(deliveries: readonly Delivery[]): Promise<BatchCounts> {
+    const started = performance.now();
+    const now = clock.now();
+    const counts: BatchCounts = { processed: 0, failed: 0, duplicates: 0, retried: 0 };
+    const exhaustedIds = deliveries.filter((d) => d.deliveries > settings.maxAttempts).map((d) => d.id);
+    const notes = exhaustedIds.length > 0 ? await stream.readErrors(exhaustedIds) : new Map<string, ErrorRecord>();
+
+    const toProcess: Array<{ delivery: Delivery; event: AcceptedEvent; row: ProcessedRow }> = [];
+    const failures: Array<{ delivery: Delivery; row: FailedRow; eventType: string }> = [];
+    const ackNow: string[] = [];
+    const retry: Array<{ id: string; error: ErrorRecord }> = [];
+    const typeOf = new Map<string, string>();
+    const seen = new Set<string>();
+
+    for (const delivery of deliveries) {
+      const event = parseStreamedEvent(delivery.data);
+      if (!event) {
+        failures.push({ delivery, row: unparsableFailure(delivery), eventType: 'unknown' });
+        continue;
+      }
+      typeOf.set(delivery.id, event.event_type);
+      if (seen.has(event.event_id)) {
+        // The same event twice in one batch (a republish met its original): one outcome is enough.
+        ackNow.push(delivery.id);
+        counts.duplicates++;
+        metrics.count('eventsDuplicate', 1, { event_type: event.event_type });
+        continue;
+      }
+      seen.add(event.event_id);
+      const violations = ruleViolations(event, { now, futureSkewMs: settings.futureSkewMs });
+      if (violations.length > 0) {
+        const message = violations.map((v) => `${v.path} ${v.message}`).join('; ');
+        failures.push({ delivery, row: eventFailure(event, RULE_VIOLATION, message, delivery.deliveries), eventType: event.event_type });
+        continue;
+      }
+      if (delivery.deliveries > settings.maxAttempts) {
+        const note = notes.get(delivery.id);
+        failures.push({
+          delivery,
+          row: eventFailure(
+            event,
+            note?.type ?? RETRIES_EXHAUSTED,
+            note?.message ?? `gave up after ${settings.maxAttempts} attempts`,
+            settings.maxAttempts,
+          ),
+          eventType: event.event_type,
+        });
+        continue;
+      }
+      const enrichment = enrich(event, { workerId: settings.consumer, now });
+      toProcess.push({
+        delivery,
+        event,
+        row: {
+          event_id: event.event_id,
+          event_type: event.event_type,
+          user_id: event.user_id,
+          occurred_at: event.timestamp,
+          properties: event.properties,
+          enriched_data: enrichment,
+          attempts: delivery.deliveries,
+          payload: event,
+          received_at: event.received_at,
+        },
+      });
+    }
+
+    const { written, failedWrites } = await writeProcessed(toProcess);
+    for (const { delivery, event } of toProcess) {
+      if (failedWrites.some((f) => f.item.delivery === delivery)) continue;
+      ackNow.push(delivery.id);
+      if (written.has(event.event_id)) {
+        counts.processed++;
+        metrics.count('eventsProcessed', 1, { event_type: event.event_type });
+      } else {
+        counts.duplicates++;
+        metrics.count('eventsDuplicate', 1, { event_type: event.event_type });
+      }
+    }
+    for (const { item, error } of failedWrites) {
+      const permanent = error instanceof SqlStatementError;
+      if (permanent || item.delivery.deliveries >= settings.maxAttempts) {
+        failures.push({
+          delivery: item.delivery,
+          row: eventFailure(item.event, errorType(error), errorMessage(error), item.delivery.deliveries),
+          eventType: item.event.event_type,
+        });
+      } else {
+        retry.push({ id: item.delivery.id, error: { type: errorType(error), message: errorMessage(error) } });
+      }
+    }
+
+    if (failures.length > 0) {
+      try {
+        const failedAt = await recordFailed(sql, failures.map((f) => f.row));
+        const letters = [];
+        for (const failure of failures) {
+          ackNow.push(failure.delivery.id);
+          const at = failedAt.get(failure.row.event_id);
+          if (at === undefined) {
+            counts.duplicates++;
+            metrics.count('eventsDuplicate', 1, { event_type: failure.eventType });
+            continue;
+          }
+          counts.failed++;
+          metrics.count('eventsFailed', 1, { event_type: failure.eventType, error_type: failure.row.error_type });
+          letters.push({
+            eventId: failure.row.event_id,
+            payload: failure.row.payload,
+            errorType: failure.row.error_type,
+            errorMessage: failure.row.error_message,
+            attempts: failure.row.attempts,
+            failedAt: at,
+          });
+        }
+        await sendDeadLetters(letters);
+      } catch (error) {
+        // Not written: leave them pending; the error note explains the next attempt's failure record.
+        for (const failure of failures) {
+          retry.push({ id: failure.delivery.id, error: { type: errorType(error), message: errorMessage(error) } });
+        }
+      }
+    }
+
+    if (retry.length > 0) {
+      counts.retried += retry.length;
+      for (const r of retry) metrics.count('eventsRetried', 1, { error_type: r.error.type });
+      logger.warn('entries left pending for retry', { count: retry.length, error: retry[0]?.error });
+      await stream.noteErrors(retry).catch((error) => logger.warn('could not note retry errors', { error: String(error) }));
+    }
+    if (ackNow.length > 0) {
+      await stream.ack(ackNow);
+      const retriedBefore = deliveries.filter((d) => d.deliveries > 1 && ackNow.includes(d.id)).map((d) => d.id);
+      if (retriedBefore.length > 0) await stream.forgetErrors(retriedBefore).catch(() => {});
+    }
+
+    const seconds = (performance.now() - started) / 1000;
+    const nowMs = clock.now().getTime();
+    for (const delivery of deliveries) {
+      if (!ackNow.includes(delivery.id)) continue;
+      metrics.observe('processingDuration', seconds, { event_type: typeOf.get(delivery.id) ?? 'unknown' });
+      metrics.observe('queueWait', Math.max(0, (nowMs - streamIdTime(delivery.id)) / 1000));
+    }
+    return counts;
+  }
+
+  async function sendDeadLetters(letters: Parameters<DeadLetterQueue['send']>[0]): Promise<void> {
+    if (!deps.dlq || letters.length === 0) return;
+    try {
+      await deps.dlq.send(letters);
+    } catch (error) {
+      // failed_events is the record; the SQS copy is a notification. Count the miss loudly.
+      metrics.count('deadLetterPublishFailed', letters.length);
+      logger.error('could not send dead letters to SQS', { count: letters.length, error: String(error) });
+    }
+  }
+
+  /** Entries whose backoff has elapsed (failed attempts, crashed consumers), claimed for us. */
+  async function claimDue(): Promise<Delivery[]> {
+    const candidates = await stream.pending({ minIdleMs: settings.retryBaseMs, count: settings.batchSize * 4 });
+    const due = candidates.filter((p) => p.idleMs >= backoffMs(p.deliveries, settings)).slice(0, settings.batchSize);
+    if (due.length === 0) return [];
+    const deliveriesById = new Map(due.map((p) => [p.id, p.deliveries]));
+    const claimed = await stream.claim(settings.consumer, due.map((p) => p.id), settings.retryBaseMs);
+    return claimed.map((entry) => ({ ...entry, deliveries: (deliveriesById.get(entry.id) ?? 0) + 1 }));
+  }
+
+  async function drain(budget: DrainBudget): Promise<DrainSummary> {
+    const summary: DrainSummary = { batches: 0, processed: 0, failed: 0, duplicates: 0, retried: 0, republished: 0, fromFallback: 0 };
+    const stopping = () => budget.shouldStop?.() === true || budget.remainingMs() < budget.marginMs;
+    let lastMaintenance = Number.NEGATIVE_INFINITY;
+    let idlePollMs = 0;
+    let outageMs = 0;
+    while (!stopping()) {
+      try {
+        if (!groupReady) {
+          await stream.ensureGroup();
+          groupReady = true;
+        }
+        if (clock.now().getTime() - lastMaintenance >= settings.maintenanceIntervalMs) {
+          lastMaintenance = clock.now().getTime();
+          const done = await runMaintenance(deps, settings);
+          summary.republished += done.republished;
+          summary.fromFallback += done.fromFallback;
+        }
+        let batch = await claimDue();
+        if (batch.length === 0) {
+          const blockMs =
+            settings.mode === 'continuous' ? Math.max(0, Math.min(settings.blockMs, budget.remainingMs() - budget.marginMs)) : 0;
+          const asked = performance.now();
+          const entries = await stream.readNew(settings.consumer, { count: settings.batchSize, ...(blockMs > 0 ? { blockMs } : {}) });
+          batch = entries.map((entry) => ({ ...entry, deliveries: 1 }));
+          if (batch.length === 0) {
+            if (settings.mode === 'scheduled') break;
+            // A stream that cannot block (Upstash REST) answers at once: poll with a growing pause.
+            if (performance.now() - asked < blockMs / 2) {
+              idlePollMs = Math.min(Math.max(idlePollMs * 2, 50), 1000);
+              await sleep(Math.min(idlePollMs, Math.max(0, budget.remainingMs() - budget.marginMs)));
+            }
+            continue;
+          }
+        }
+        idlePollMs = 0;
+        outageMs = 0;
+        const counts = await handleBatch(batch);
+        summary.batches++;
+        summary.processed += counts.processed;
+        summary.failed += counts.failed;
+        summary.duplicates += counts.duplicates;
+        summary.retried += counts.retried;
+        metrics.flush();
+      } catch (error) {
+        if (!(error instanceof DependencyUnavailableError)) throw error;
+        // Redis or Postgres is away: whatever was read stays pending; try again after a pause.
+        outageMs = Math.min(Math.max(outageMs * 2, 200), 5000);
+        logger.warn('dependency unavailable; pausing the drain loop', { error: error.message, pause_ms: outageMs });
+        await sleep(Math.min(outageMs, Math.max(0, budget.remainingMs() - budget.marginMs)));
+      }
+    }
+    metrics.flush();
+    return summary;
+  }
+
+  return { drain, handleBatch, claimDue };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

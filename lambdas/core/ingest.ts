@@ -1,0 +1,177 @@
+// Accepting events: validate every envelope, store the raw copy, publish to the stream.
+// A 202 is only ever returned after the raw copy is durable (Postgres, or the SQS fallback queue).
+import { isDeepStrictEqual } from 'node:util';
+import { type AcceptedEvent, acceptEnvelope, type Issue, MAX_EVENT_BYTES } from '../../schemas/event.ts';
+import { DependencyUnavailableError } from '../errors.ts';
+import type { Metrics } from '../observability/metric-names.ts';
+import type { Clock, EventStream, IngestFallbackQueue, Logger, SqlExecutor } from '../ports.ts';
+import { findRawEvents, insertRawEvents, type StoredRaw } from './store.ts';
+
+export interface IngestDeps {
+  readonly sql: SqlExecutor;
+  readonly stream: EventStream;
+  readonly fallback?: IngestFallbackQueue;
+  readonly clock: Clock;
+  readonly newId: () => string;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+/** The request broke the contract; nothing was stored. */
+export class EventValidationError extends Error {
+  override readonly name = 'EventValidationError';
+  constructor(readonly issues: Issue[]) {
+    super(`invalid event: ${issues.map((issue) => `${issue.path} ${issue.message}`).join('; ')}`);
+  }
+}
+
+/** An event is larger than MAX_EVENT_BYTES; nothing was stored. */
+export class EventTooLargeError extends Error {
+  override readonly name = 'EventTooLargeError';
+  constructor(readonly path: string, readonly bytes: number) {
+    super(`${path} is ${bytes} bytes serialized; the limit is ${MAX_EVENT_BYTES}`);
+  }
+}
+
+export type IngestResult =
+  | { readonly event_id: string; readonly status: 'accepted'; readonly received_at: string; readonly duplicate: boolean }
+  | { readonly event_id: string; readonly status: 'conflict'; readonly message: string };
+
+export interface ValidatedEvents {
+  readonly events: AcceptedEvent[];
+  /** Ids of events whose producer gave a timestamp (a retry without one still matches). */
+  readonly timestampGiven: Set<string>;
+}
+
+/** Validates every input (all or nothing) and fills defaults. */
+export function validateEvents(
+  inputs: readonly unknown[],
+  context: { readonly receivedAt: Date; readonly newId: () => string; readonly pathOf: (index: number) => string },
+): ValidatedEvents {
+  const issues: Issue[] = [];
+  const events: AcceptedEvent[] = [];
+  const timestampGiven = new Set<string>();
+  const firstIndexOfId = new Map<string, number>();
+  inputs.forEach((input, index) => {
+    const pathPrefix = context.pathOf(index);
+    const result = acceptEnvelope(input, { receivedAt: context.receivedAt, newId: context.newId, pathPrefix });
+    if (!result.ok) {
+      issues.push(...result.issues);
+      return;
+    }
+    const bytes = Buffer.byteLength(JSON.stringify(result.event));
+    if (bytes > MAX_EVENT_BYTES) throw new EventTooLargeError(pathPrefix || 'event', bytes);
+    const earlier = firstIndexOfId.get(result.event.event_id);
+    if (earlier !== undefined) {
+      issues.push({ path: `${pathPrefix}.event_id`, message: `repeats the event_id of ${context.pathOf(earlier)}` });
+      return;
+    }
+    firstIndexOfId.set(result.event.event_id, index);
+    events.push(result.event);
+    if (result.timestampGiven) timestampGiven.add(result.event.event_id);
+  });
+  if (issues.length > 0) throw new EventValidationError(issues);
+  return { events, timestampGiven };
+}
+
+/** Same event (a client retry) or a different event reusing an event_id? */
+function isSameEvent(stored: AcceptedEvent, incoming: AcceptedEvent, timestampGiven: boolean): boolean {
+  return (
+    stored.event_type === incoming.event_type &&
+    (stored.user_id ?? null) === incoming.user_id &&
+    isDeepStrictEqual(stored.properties, incoming.properties) &&
+    (!timestampGiven || Date.parse(stored.timestamp) === Date.parse(incoming.timestamp))
+  );
+}
+
+/**
+ * Stores and publishes validated events. One multi-row INSERT and one pipelined XADD on the hot
+ * path. A repeat of a stored event answers like the first time and re-publishes it while it has no
+ * outcome (it may be the retry of a request whose publish failed). Returns one result per event.
+ */
+export async function ingestEvents({ events, timestampGiven }: ValidatedEvents, deps: IngestDeps): Promise<IngestResult[]> {
+  let inserted: Set<string>;
+  try {
+    inserted = await insertRawEvents(deps.sql, events);
+  } catch (error) {
+    if (error instanceof DependencyUnavailableError && error.dependency === 'database') {
+      return acceptIntoFallback(events, error, deps);
+    }
+    throw error;
+  }
+
+  const repeats = events.filter((event) => !inserted.has(event.event_id));
+  const stored: Map<string, StoredRaw> = repeats.length
+    ? await findRawEvents(deps.sql, repeats.map((event) => event.event_id))
+    : new Map();
+
+  const results: IngestResult[] = [];
+  const toPublish: AcceptedEvent[] = [];
+  for (const event of events) {
+    if (inserted.has(event.event_id)) {
+      toPublish.push(event);
+      results.push({ event_id: event.event_id, status: 'accepted', received_at: event.received_at, duplicate: false });
+      deps.metrics.count('eventsReceived', 1, { event_type: event.event_type });
+      continue;
+    }
+    const previous = stored.get(event.event_id);
+    if (previous && !isSameEvent(previous.payload, event, timestampGiven.has(event.event_id))) {
+      results.push({
+        event_id: event.event_id,
+        status: 'conflict',
+        message: 'event_id was already used for a different event',
+      });
+      continue;
+    }
+    if (previous && previous.outcome === null) toPublish.push(previous.payload);
+    results.push({
+      event_id: event.event_id,
+      status: 'accepted',
+      received_at: previous?.received_at ?? event.received_at,
+      duplicate: true,
+    });
+  }
+
+  await publish(toPublish, deps);
+  return results;
+}
+
+/** XADD after the raw row is committed. A failure is logged, not returned: the reconciler republishes. */
+async function publish(events: readonly AcceptedEvent[], deps: IngestDeps): Promise<void> {
+  if (events.length === 0) return;
+  try {
+    await deps.stream.add(events.map((event) => JSON.stringify(event)));
+  } catch (error) {
+    deps.logger.warn('publish failed after the raw events were stored; the reconciler will republish them', {
+      event_ids: events.map((event) => event.event_id),
+      error: String(error),
+    });
+  }
+}
+
+async function acceptIntoFallback(
+  events: readonly AcceptedEvent[],
+  cause: DependencyUnavailableError,
+  deps: IngestDeps,
+): Promise<IngestResult[]> {
+  if (!deps.fallback) throw cause;
+  try {
+    await deps.fallback.send(events.map((event) => JSON.stringify(event)));
+  } catch (queueError) {
+    throw new DependencyUnavailableError('database', 'database and ingest fallback queue are both unavailable', {
+      cause: queueError,
+    });
+  }
+  deps.logger.warn('database unavailable: events accepted into the fallback queue', {
+    event_ids: events.map((event) => event.event_id),
+    error: cause.message,
+  });
+  deps.metrics.count('ingestFallback', events.length);
+  for (const event of events) deps.metrics.count('eventsReceived', 1, { event_type: event.event_type });
+  return events.map((event) => ({
+    event_id: event.event_id,
+    status: 'accepted' as const,
+    received_at: event.received_at,
+    duplicate: false,
+  }));
+}

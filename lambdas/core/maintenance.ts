@@ -1,0 +1,125 @@
+// The consumer's periodic chores: drain the ingest fallback queue, republish raw events that never
+// reached the stream (outbox reconciler), trim acknowledged entries, report backlog gauges.
+import { type AcceptedEvent, parseStreamedEvent } from '../../schemas/event.ts';
+import type { Metrics } from '../observability/metric-names.ts';
+import type { Clock, EventStream, IngestFallbackQueue, Logger, SqlExecutor, StreamStats } from '../ports.ts';
+import { compareStreamIds, streamIdTime as idTime } from '../stream-ids.ts';
+import { claimUnresolved, findRawEvents, insertRawEvents } from './store.ts';
+
+export interface MaintenanceDeps {
+  readonly sql: SqlExecutor;
+  readonly stream: EventStream;
+  readonly fallback?: IngestFallbackQueue;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+export interface MaintenanceSettings {
+  readonly batchSize: number;
+  readonly reconcileGraceMs: number;
+}
+
+/**
+ * Raw events received before this instant with no outcome have no live stream entry: every entry
+ * still unacknowledged is younger (pending ones since the oldest pending id; undelivered ones since
+ * the last-delivered id). `grace` absorbs clock skew and the insert→XADD gap of a running ingest.
+ */
+export function reconcileCutoff(stats: StreamStats, now: Date, graceMs: number): Date {
+  let oldestUnacked = now.getTime();
+  if (stats.oldestPendingId) oldestUnacked = Math.min(oldestUnacked, idTime(stats.oldestPendingId));
+  if (stats.lag === null || stats.lag > 0) oldestUnacked = Math.min(oldestUnacked, idTime(stats.lastDeliveredId));
+  return new Date(oldestUnacked - graceMs);
+}
+
+/**
+ * Where trimming may cut: entries before the oldest pending one and at or before the last
+ * delivered one are acknowledged. Null when nothing may go.
+ */
+export function trimThreshold(stats: StreamStats): string | null {
+  if (stats.lastDeliveredId === '0-0') return null;
+  if (!stats.oldestPendingId) return stats.lastDeliveredId;
+  return compareStreamIds(stats.oldestPendingId, stats.lastDeliveredId) < 0 ? stats.oldestPendingId : stats.lastDeliveredId;
+}
+
+/** Publishes events whose raw row exists; returns how many were added. */
+async function publishStored(stream: EventStream, events: readonly AcceptedEvent[]): Promise<number> {
+  if (events.length === 0) return 0;
+  await stream.add(events.map((event) => JSON.stringify(event)));
+  return events.length;
+}
+
+/** Moves events from the SQS fallback queue into raw_events and the stream. */
+export async function drainFallbackQueue(deps: MaintenanceDeps, maxMessages: number): Promise<number> {
+  const { fallback, sql, stream, logger, clock } = deps;
+  if (!fallback) return 0;
+  let moved = 0;
+  while (moved < maxMessages) {
+    const messages = await fallback.receive({ max: 10 });
+    if (messages.length === 0) break;
+    const events: AcceptedEvent[] = [];
+    const handles: string[] = [];
+    for (const message of messages) {
+      const event = parseStreamedEvent(message.body);
+      if (!event) {
+        // Only our ingest writes here; a bad body is left for the queue's own redrive policy.
+        logger.error('unreadable message in the ingest fallback queue', { body: message.body.slice(0, 500) });
+        continue;
+      }
+      events.push(event);
+      handles.push(message.receiptHandle);
+    }
+    const inserted = await insertRawEvents(sql, events, clock.now());
+    const repeats = events.filter((event) => !inserted.has(event.event_id)).map((event) => event.event_id);
+    const stored = await findRawEvents(sql, repeats);
+    const open = events.filter((event) => inserted.has(event.event_id) || stored.get(event.event_id)?.outcome === null);
+    try {
+      await publishStored(stream, open);
+    } catch (error) {
+      logger.warn('fallback events stored but not published; the reconciler will', { error: String(error) });
+    }
+    await fallback.delete(handles);
+    moved += events.length;
+  }
+  return moved;
+}
+
+export interface MaintenanceResult {
+  readonly republished: number;
+  readonly fromFallback: number;
+  readonly stats: StreamStats | null;
+}
+
+/** Runs every chore; a failing chore is logged and does not stop the others or the drain. */
+export async function runMaintenance(deps: MaintenanceDeps, settings: MaintenanceSettings): Promise<MaintenanceResult> {
+  const { sql, stream, metrics, logger, clock } = deps;
+  let fromFallback = 0;
+  let republished = 0;
+  let stats: StreamStats | null = null;
+  try {
+    fromFallback = await drainFallbackQueue(deps, settings.batchSize * 10);
+  } catch (error) {
+    logger.warn('fallback queue drain failed', { error: String(error) });
+  }
+  try {
+    stats = await stream.stats();
+    const cutoff = reconcileCutoff(stats, clock.now(), settings.reconcileGraceMs);
+    const stranded = await claimUnresolved(sql, { cutoff, limit: settings.batchSize * 10 });
+    republished = await publishStored(stream, stranded.map((row) => row.payload));
+    if (republished > 0) {
+      metrics.count('eventsRepublished', republished);
+      logger.info('republished raw events that had no stream entry', { count: republished });
+    }
+    const threshold = trimThreshold(stats);
+    if (threshold) await stream.trimBefore(threshold);
+    const now = clock.now().getTime();
+    metrics.gauge('queueDepth', (stats.lag ?? 0) + stats.pending);
+    metrics.gauge('queueLag', stats.lag ?? 0);
+    metrics.gauge('queuePending', stats.pending);
+    metrics.gauge('streamLength', stats.length);
+    metrics.gauge('oldestPendingAge', stats.oldestPendingId ? Math.max(0, (now - idTime(stats.oldestPendingId)) / 1000) : 0);
+  } catch (error) {
+    logger.warn('reconcile/trim failed', { error: String(error) });
+  }
+  return { republished, fromFallback, stats };
+}

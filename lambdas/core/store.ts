@@ -1,0 +1,278 @@
+// Every SQL statement the pipeline runs, over the SqlExecutor port. Batches travel as one JSON
+// parameter (jsonb_to_recordset), so a batch is one round trip on every driver, the Data API included.
+// Outcomes are claimed on raw_events.outcome under its row lock: the one place "exactly once" is decided.
+import type { AcceptedEvent } from '../../schemas/event.ts';
+import { type SqlExecutor, sqlJson, sqlUuid } from '../ports.ts';
+
+/** Splits rows into chunks whose JSON stays under the executor's statement limit. */
+export function chunkBySize<T>(rows: readonly T[], maxBytes: number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let size = 2;
+  for (const row of rows) {
+    const rowSize = Buffer.byteLength(JSON.stringify(row)) + 1;
+    if (current.length > 0 && size + rowSize > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = 2;
+    }
+    current.push(row);
+    size += rowSize;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+async function inChunks<T>(sql: SqlExecutor, rows: readonly T[], run: (chunk: T[]) => Promise<string[]>): Promise<Set<string>> {
+  const done = new Set<string>();
+  // Leave room for the statement text and the protocol envelope around the JSON parameter.
+  for (const chunk of chunkBySize(rows, Math.max(1024, sql.maxStatementBytes - 16 * 1024))) {
+    for (const id of await run(chunk)) done.add(id);
+  }
+  return done;
+}
+
+const RAW_INSERT = `
+INSERT INTO raw_events (event_id, payload, received_at, republished_at)
+SELECT r.event_id, r.payload, r.received_at, r.republished_at
+FROM jsonb_to_recordset(:rows::jsonb) AS r(event_id uuid, payload jsonb, received_at timestamptz, republished_at timestamptz)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id::text AS event_id`;
+
+/**
+ * Inserts raw events; returns the ids that were new (the others existed already). `publishedAt`
+ * marks rows published later than received (fallback-queue events), so the reconciler waits its grace.
+ */
+export function insertRawEvents(
+  sql: SqlExecutor,
+  events: readonly AcceptedEvent[],
+  publishedAt: Date | null = null,
+): Promise<Set<string>> {
+  const republished_at = publishedAt?.toISOString() ?? null;
+  const rows = events.map((event) => ({ event_id: event.event_id, payload: event, received_at: event.received_at, republished_at }));
+  return inChunks(sql, rows, async (chunk) => {
+    const result = await sql.query<{ event_id: string }>(RAW_INSERT, { rows: sqlJson(chunk) });
+    return result.rows.map((row) => row.event_id);
+  });
+}
+
+export interface StoredRaw {
+  readonly event_id: string;
+  readonly payload: AcceptedEvent;
+  readonly received_at: string;
+  readonly outcome: 'processed' | 'failed' | null;
+}
+
+/** Reads raw events by id (the idempotent-repeat path of ingest; not the hot path). */
+export async function findRawEvents(sql: SqlExecutor, ids: readonly string[]): Promise<Map<string, StoredRaw>> {
+  if (ids.length === 0) return new Map();
+  const result = await sql.query<Record<string, unknown>>(
+    `SELECT event_id::text AS event_id, payload, received_at, outcome
+     FROM raw_events WHERE event_id IN (SELECT jsonb_array_elements_text(:ids::jsonb)::uuid)`,
+    { ids: sqlJson(ids) },
+  );
+  return new Map(result.rows.map((row) => [String(row.event_id), row as unknown as StoredRaw]));
+}
+
+export interface ProcessedRow {
+  readonly event_id: string;
+  readonly event_type: string;
+  readonly user_id: string | null;
+  readonly occurred_at: string;
+  readonly properties: Record<string, unknown>;
+  readonly enriched_data: unknown;
+  readonly attempts: number;
+  /** The accepted event, for a raw row when none exists yet (events that bypassed ingest's insert). */
+  readonly payload: AcceptedEvent;
+  readonly received_at: string;
+}
+
+const RECORD_PROCESSED = `
+WITH input AS (
+  SELECT * FROM jsonb_to_recordset(:rows::jsonb) AS r(
+    event_id uuid, event_type text, user_id text, occurred_at timestamptz, properties jsonb,
+    enriched_data jsonb, attempts integer, payload jsonb, received_at timestamptz)
+), claimed AS (
+  INSERT INTO raw_events AS raw (event_id, payload, received_at, outcome, outcome_at)
+  SELECT event_id, payload, received_at, 'processed', now() FROM input
+  ON CONFLICT (event_id) DO UPDATE SET outcome = 'processed', outcome_at = now()
+  WHERE raw.outcome IS NULL
+  RETURNING raw.event_id
+), inserted AS (
+  INSERT INTO processed_events (event_id, event_type, user_id, occurred_at, properties, enriched_data, attempts)
+  SELECT i.event_id, i.event_type, i.user_id, i.occurred_at, i.properties, i.enriched_data, i.attempts
+  FROM input i JOIN claimed c ON c.event_id = i.event_id
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING event_id
+), cleared AS (
+  DELETE FROM failed_events f USING inserted i WHERE f.event_id = i.event_id
+)
+SELECT event_id::text AS event_id FROM inserted`;
+
+/**
+ * Writes processed events whose outcome is still open. Returns the ids written now; the others
+ * already had an outcome (duplicates). Rows must have distinct event_ids.
+ */
+export function recordProcessed(sql: SqlExecutor, rows: readonly ProcessedRow[]): Promise<Set<string>> {
+  return inChunks(sql, rows, async (chunk) => {
+    const result = await sql.query<{ event_id: string }>(RECORD_PROCESSED, { rows: sqlJson(chunk) });
+    return result.rows.map((row) => row.event_id);
+  });
+}
+
+export interface FailedRow {
+  readonly event_id: string;
+  /** The accepted event, or for an unparsable entry `{stream_entry_id, data}`. */
+  readonly payload: unknown;
+  readonly received_at: string;
+  readonly error_type: string;
+  readonly error_message: string;
+  readonly attempts: number;
+}
+
+const RECORD_FAILED = `
+WITH input AS (
+  SELECT * FROM jsonb_to_recordset(:rows::jsonb) AS r(
+    event_id uuid, payload jsonb, received_at timestamptz, error_type text, error_message text, attempts integer)
+), claimed AS (
+  INSERT INTO raw_events AS raw (event_id, payload, received_at, outcome, outcome_at)
+  SELECT event_id, payload, received_at, 'failed', now() FROM input
+  ON CONFLICT (event_id) DO UPDATE SET outcome = 'failed', outcome_at = now()
+  WHERE raw.outcome IS NULL
+  RETURNING raw.event_id
+)
+INSERT INTO failed_events AS f (event_id, payload, error_type, error_message, attempts, failed_at)
+SELECT i.event_id, i.payload, i.error_type, i.error_message, i.attempts, now()
+FROM input i JOIN claimed c ON c.event_id = i.event_id
+ON CONFLICT (event_id) DO UPDATE SET
+  error_type = EXCLUDED.error_type, error_message = EXCLUDED.error_message,
+  attempts = EXCLUDED.attempts, failed_at = EXCLUDED.failed_at, replayed_at = NULL
+RETURNING event_id::text AS event_id, failed_at`;
+
+/** Dead-letters events whose outcome is still open; returns the ids written now with their time. */
+export async function recordFailed(sql: SqlExecutor, rows: readonly FailedRow[]): Promise<Map<string, string>> {
+  const failedAt = new Map<string, string>();
+  await inChunks(sql, rows, async (chunk) => {
+    const result = await sql.query<{ event_id: string; failed_at: string }>(RECORD_FAILED, { rows: sqlJson(chunk) });
+    for (const row of result.rows) failedAt.set(row.event_id, row.failed_at);
+    return result.rows.map((row) => row.event_id);
+  });
+  return failedAt;
+}
+
+export type EventStatusRow = {
+  readonly event_id: string;
+  readonly event_type: string | null;
+  readonly received_at: string;
+  readonly outcome: 'processed' | 'failed' | null;
+  readonly outcome_at: string | null;
+  readonly processed_at: string | null;
+  readonly attempts: number | null;
+  readonly enriched_data: unknown;
+  readonly error_type: string | null;
+  readonly error_message: string | null;
+  readonly failed_at: string | null;
+  readonly replay_count: number | null;
+  readonly replayed_at: string | null;
+};
+
+export async function findEventStatus(sql: SqlExecutor, eventId: string): Promise<EventStatusRow | null> {
+  const result = await sql.query<EventStatusRow>(
+    `SELECT r.event_id::text AS event_id, r.payload->>'event_type' AS event_type, r.received_at, r.outcome, r.outcome_at,
+            p.processed_at, COALESCE(p.attempts, f.attempts) AS attempts, p.enriched_data,
+            f.error_type, f.error_message, f.failed_at, f.replay_count, f.replayed_at
+     FROM raw_events r
+     LEFT JOIN processed_events p ON p.event_id = r.event_id
+     LEFT JOIN failed_events f ON f.event_id = r.event_id
+     WHERE r.event_id = :id`,
+    { id: sqlUuid(eventId) },
+  );
+  return result.rows[0] ?? null;
+}
+
+/**
+ * Claims raw events that have had no outcome since before `cutoff` and were not republished since,
+ * marking them republished now. SKIP LOCKED lets several consumers reconcile without doubling up.
+ */
+export async function claimUnresolved(
+  sql: SqlExecutor,
+  options: { cutoff: Date; limit: number },
+): Promise<Array<{ event_id: string; payload: AcceptedEvent }>> {
+  const result = await sql.query<{ event_id: string; payload: AcceptedEvent }>(
+    `UPDATE raw_events SET republished_at = now()
+     WHERE event_id IN (
+       SELECT event_id FROM raw_events
+       WHERE outcome IS NULL AND received_at < :cutoff AND COALESCE(republished_at, received_at) < :cutoff
+       ORDER BY received_at
+       LIMIT :limit
+       FOR UPDATE SKIP LOCKED)
+     RETURNING event_id::text AS event_id, payload`,
+    { cutoff: options.cutoff, limit: options.limit },
+  );
+  return result.rows;
+}
+
+export interface RedriveFilter {
+  readonly eventIds?: readonly string[];
+  readonly errorType?: string;
+  readonly limit: number;
+}
+
+const FILTER = `(:ids::jsonb IS NULL OR f.event_id IN (SELECT jsonb_array_elements_text(:ids::jsonb)::uuid))
+  AND (:error_type::text IS NULL OR f.error_type = :error_type::text)
+  AND f.replayed_at IS NULL
+  AND f.error_type <> 'UnparsableEntry'`;
+
+function filterParams(filter: RedriveFilter) {
+  return {
+    ids: filter.eventIds ? sqlJson(filter.eventIds) : null,
+    error_type: filter.errorType ?? null,
+    limit: filter.limit,
+  };
+}
+
+export type FailedEventRow = {
+  readonly event_id: string;
+  readonly payload: unknown;
+  readonly error_type: string;
+  readonly error_message: string;
+  readonly attempts: number;
+  readonly failed_at: string;
+};
+
+/**
+ * Failed events matching a filter, oldest first (for --dry-run and listing). Unparsable stream
+ * entries are never candidates: there is no event to replay, only the bytes that were on the stream.
+ */
+export async function listFailed(sql: SqlExecutor, filter: RedriveFilter): Promise<FailedEventRow[]> {
+  const result = await sql.query<FailedEventRow>(
+    `SELECT f.event_id::text AS event_id, f.payload, f.error_type, f.error_message, f.attempts, f.failed_at
+     FROM failed_events f WHERE ${FILTER} ORDER BY f.failed_at LIMIT :limit`,
+    filterParams(filter),
+  );
+  return result.rows;
+}
+
+/**
+ * Reopens failed events for replay in one transaction: the outcome goes back to open and the dead
+ * letter is marked replayed. Returns their payloads for re-publishing.
+ */
+export function reopenFailed(sql: SqlExecutor, filter: RedriveFilter): Promise<Array<{ event_id: string; payload: unknown }>> {
+  return sql.transaction(async (tx) => {
+    const marked = await tx.query<{ event_id: string; payload: unknown }>(
+      `UPDATE failed_events AS target SET replayed_at = now(), replay_count = target.replay_count + 1
+       WHERE target.event_id IN (
+         SELECT f.event_id FROM failed_events f WHERE ${FILTER} ORDER BY f.failed_at LIMIT :limit FOR UPDATE)
+       RETURNING target.event_id::text AS event_id, target.payload`,
+      filterParams(filter),
+    );
+    if (marked.rows.length > 0) {
+      await tx.query(
+        `UPDATE raw_events SET outcome = NULL, outcome_at = NULL, republished_at = now()
+         WHERE event_id IN (SELECT jsonb_array_elements_text(:ids::jsonb)::uuid) AND outcome = 'failed'`,
+        { ids: sqlJson(marked.rows.map((row) => row.event_id)) },
+      );
+    }
+    return marked.rows;
+  });
+}

@@ -1,0 +1,74 @@
+// Builds the real adapters from the validated config: the one place that picks a technology per
+// port. Handlers call it once at cold start; the local runner and tests use the same functions.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Config } from './config.ts';
+import type { EventStream, IngestFallbackQueue, DeadLetterQueue, SqlExecutor } from './ports.ts';
+
+/** The SQL adapter for `config.sql.driver`. Drivers not chosen are never loaded. */
+export async function createSqlExecutor(config: Config): Promise<SqlExecutor> {
+  const sql = config.sql;
+  switch (sql.driver) {
+    case 'data-api': {
+      const { createDataApiExecutor } = await import('./adapters/sql/data-api.ts');
+      return createDataApiExecutor({
+        resourceArn: sql.clusterArn,
+        secretArn: sql.secretArn,
+        database: sql.database,
+        ...(sql.endpoint ? { endpoint: sql.endpoint } : {}),
+      });
+    }
+    case 'pg': {
+      const { createPgExecutor } = await import('./adapters/sql/pg.ts');
+      return createPgExecutor({ connectionString: sql.url });
+    }
+    case 'pglite': {
+      const { createPgliteExecutor } = await import('./adapters/sql/pglite.ts');
+      return createPgliteExecutor({ dataDir: sql.dataDir });
+    }
+  }
+}
+
+/** Reads `{url, token}` from a Secrets Manager secret (Upstash credentials never sit in env vars). */
+async function upstashCredentials(secretArn: string): Promise<{ url: string; token: string }> {
+  const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+  const client = new SecretsManagerClient({});
+  const secret = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
+  const value = JSON.parse(secret.SecretString ?? '{}') as { url?: unknown; token?: unknown };
+  if (typeof value.url !== 'string' || typeof value.token !== 'string') {
+    throw new Error(`secret ${secretArn} must hold JSON {"url": "...", "token": "..."}`);
+  }
+  return { url: value.url, token: value.token };
+}
+
+/** The stream adapter for `config.stream.driver`. */
+export async function createEventStream(config: Config, options: { maxBlockMs?: number } = {}): Promise<EventStream> {
+  const { stream } = config;
+  if (stream.driver === 'upstash') {
+    const { createUpstashStream } = await import('./adapters/stream/upstash.ts');
+    const credentials =
+      stream.upstash.url && stream.upstash.token
+        ? { url: stream.upstash.url, token: stream.upstash.token }
+        : await upstashCredentials(stream.upstash.secretArn as string);
+    return createUpstashStream({ ...credentials, streamKey: stream.key, group: stream.group });
+  }
+  const { createIoredisStream } = await import('./adapters/stream/ioredis.ts');
+  return createIoredisStream({ url: stream.redisUrl, streamKey: stream.key, group: stream.group, maxBlockMs: options.maxBlockMs ?? 0 });
+}
+
+/** SQS queues that are configured (both are optional). */
+export async function createQueues(config: Config): Promise<{ dlq?: DeadLetterQueue; fallback?: IngestFallbackQueue }> {
+  const { dlqUrl, fallbackUrl, endpoint } = config.queues;
+  if (!dlqUrl && !fallbackUrl) return {};
+  const { createSqsClient, createSqsDeadLetterQueue, createSqsIngestFallbackQueue } = await import('./adapters/sqs.ts');
+  const client = createSqsClient(endpoint ? { endpoint } : {});
+  return {
+    ...(dlqUrl ? { dlq: createSqsDeadLetterQueue(client, dlqUrl) } : {}),
+    ...(fallbackUrl ? { fallback: createSqsIngestFallbackQueue(client, fallbackUrl) } : {}),
+  };
+}
+
+/** A consumer name unique to this process/container, so the group can tell consumers apart. */
+export function consumerName(config: Config): string {
+  return config.consumer.name ?? `${process.env.AWS_LAMBDA_LOG_STREAM_NAME ? 'lambda' : hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+}

@@ -1,0 +1,202 @@
+// The ingest API: a route table over the core use cases, wrapped in the middy chain. Built from
+// already-made dependencies so the Lambda, the local server and tests run the very same code.
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import * as z from 'zod/mini';
+import { eventEnvelope, MAX_EVENT_BYTES } from '../../schemas/event.ts';
+import { EventTooLargeError, EventValidationError, type IngestDeps, ingestEvents, validateEvents } from '../core/ingest.ts';
+import { checkHealth, getEventStatus, summarizeBacklog } from '../core/queries.ts';
+import { redriveFailed } from '../core/redrive.ts';
+import type { Logger } from '../ports.ts';
+import { correlationId, flushMetrics, HttpError, httpErrors, json, normalizeHeaders, readJsonBody } from './http.ts';
+import { openApiDocument, SWAGGER_PAGE } from './openapi.ts';
+
+export const MAX_BATCH_EVENTS = 100;
+const SINGLE_BODY_BYTES = 2 * MAX_EVENT_BYTES;
+const BATCH_BODY_BYTES = 1024 * 1024;
+const ADMIN_BODY_BYTES = 64 * 1024;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface IngestAppDeps extends IngestDeps {
+  readonly logger: Logger & { appendKeys?(keys: Record<string, unknown>): void };
+  /** When set, admin routes accept `x-admin-token: <token>`; IAM-signed requests are accepted anyway. */
+  readonly adminToken?: string;
+}
+
+type Route = (request: RouteRequest, deps: IngestAppDeps) => Promise<APIGatewayProxyResult>;
+interface RouteRequest {
+  readonly event: APIGatewayProxyEvent;
+  readonly headers: Record<string, string>;
+  readonly params: Record<string, string>;
+}
+
+function rethrowAsHttp(error: unknown): never {
+  if (error instanceof EventValidationError) {
+    throw new HttpError(400, 'validation_failed', 'the event does not match the contract', { issues: error.issues });
+  }
+  if (error instanceof EventTooLargeError) throw new HttpError(413, 'event_too_large', error.message, { path: error.path });
+  throw error;
+}
+
+async function acceptAndStore(inputs: unknown[], deps: IngestAppDeps, pathOf: (i: number) => string) {
+  let validated: ReturnType<typeof validateEvents>;
+  try {
+    validated = validateEvents(inputs, { receivedAt: deps.clock.now(), newId: deps.newId, pathOf });
+  } catch (error) {
+    rethrowAsHttp(error);
+  }
+  return ingestEvents(validated, deps);
+}
+
+const postEvent: Route = async ({ event, headers }, deps) => {
+  const body = readJsonBody(event, headers, SINGLE_BODY_BYTES);
+  const [result] = await acceptAndStore([body], deps, () => '');
+  if (!result) throw new Error('ingest returned no result');
+  if (result.status === 'conflict') {
+    throw new HttpError(409, 'event_id_conflict', `${result.event_id}: ${result.message}`);
+  }
+  return json(202, { event_id: result.event_id, status: 'accepted', received_at: result.received_at, duplicate: result.duplicate });
+};
+
+const batchBody = z.strictObject(
+  {
+    events: z.array(z.unknown(), { error: 'must be an array of events' }).check(
+      z.minLength(1, { error: 'must hold at least one event' }),
+      z.maxLength(MAX_BATCH_EVENTS, { error: `must hold at most ${MAX_BATCH_EVENTS} events` }),
+    ),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field: ${issue.keys.join(', ')}` : 'must be a JSON object') },
+);
+
+const postBatch: Route = async ({ event, headers }, deps) => {
+  const parsed = batchBody.safeParse(readJsonBody(event, headers, BATCH_BODY_BYTES));
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || '(body)', message: issue.message }));
+    throw new HttpError(400, 'validation_failed', 'the batch does not match the contract', { issues });
+  }
+  const results = await acceptAndStore(parsed.data.events, deps, (i) => `events[${i}]`);
+  const accepted = results.filter((r) => r.status === 'accepted').length;
+  return json(accepted === results.length ? 202 : 207, { accepted, rejected: results.length - accepted, results });
+};
+
+const getEvent: Route = async ({ params }, deps) => {
+  const id = params.id ?? '';
+  if (!UUID.test(id)) {
+    throw new HttpError(400, 'validation_failed', 'event id must be a UUID', { issues: [{ path: 'id', message: 'must be a UUID' }] });
+  }
+  const status = await getEventStatus(deps.sql, id.toLowerCase());
+  if (!status) throw new HttpError(404, 'not_found', `no event ${id} was accepted`);
+  return json(200, status);
+};
+
+const getHealth: Route = async (_request, deps) => {
+  const health = await checkHealth(deps);
+  return json(health.status === 'ok' ? 200 : 503, health, health.status === 'ok' ? {} : { 'retry-after': '5' });
+};
+
+const getSummary: Route = async (_request, deps) => json(200, summarizeBacklog(await deps.stream.stats(), deps.clock.now()));
+
+const redriveBody = z.strictObject(
+  {
+    event_ids: z.optional(z.array(z.uuid({ error: 'must be a UUID' })).check(z.maxLength(1000, { error: 'at most 1000 ids' }))),
+    error_type: z.optional(z.string().check(z.minLength(1))),
+    all: z.optional(z.boolean()),
+    limit: z.optional(z.int().check(z.gte(1), z.lte(10_000))),
+    dry_run: z.optional(z.boolean()),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field: ${issue.keys.join(', ')}` : 'must be a JSON object') },
+);
+
+const postRedrive: Route = async ({ event, headers }, deps) => {
+  const signedByIam = Boolean(event.requestContext?.identity?.userArn);
+  if (!signedByIam && !(deps.adminToken && headers['x-admin-token'] === deps.adminToken)) {
+    throw new HttpError(403, 'forbidden', 'admin routes need an IAM-signed request or a valid x-admin-token');
+  }
+  const parsed = redriveBody.safeParse(readJsonBody(event, headers, ADMIN_BODY_BYTES));
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || '(body)', message: issue.message }));
+    throw new HttpError(400, 'validation_failed', 'the redrive request does not match the contract', { issues });
+  }
+  const body = parsed.data;
+  if (!body.event_ids && !body.error_type && !body.all) {
+    throw new HttpError(400, 'validation_failed', 'say which failed events to redrive', {
+      issues: [{ path: '(body)', message: 'give event_ids, error_type or all: true' }],
+    });
+  }
+  const result = await redriveFailed(deps, {
+    eventIds: body.event_ids,
+    errorType: body.error_type,
+    limit: body.limit ?? 1000,
+    dryRun: body.dry_run ?? false,
+  });
+  return json(200, result);
+};
+
+const getInfo: Route = async () =>
+  json(200, {
+    service: 'eventflow',
+    routes: Object.keys(ROUTES),
+    docs: '/docs',
+    openapi: '/openapi.json',
+  });
+
+const getOpenApi: Route = async () => json(200, openApiDocument(eventEnvelope));
+const getDocs: Route = async () => ({ statusCode: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: SWAGGER_PAGE });
+
+/** "METHOD /path/{param}" → route. The same table drives the CDK resources' documentation. */
+export const ROUTES: Record<string, Route> = {
+  'GET /': getInfo,
+  'POST /events': postEvent,
+  'POST /events/batch': postBatch,
+  'GET /events/{id}': getEvent,
+  'GET /health': getHealth,
+  'GET /metrics/summary': getSummary,
+  'GET /openapi.json': getOpenApi,
+  'GET /docs': getDocs,
+  'POST /admin/redrive': postRedrive,
+};
+
+/** Matches a concrete path against the route table. */
+export function matchRoute(method: string, path: string): { route?: Route; params: Record<string, string>; allowed: string[] } {
+  const parts = path.replace(/\/+$/, '').split('/').filter(Boolean);
+  const allowed: string[] = [];
+  for (const [key, route] of Object.entries(ROUTES)) {
+    const [routeMethod, routePath = ''] = key.split(' ');
+    const routeParts = routePath.split('/').filter(Boolean);
+    if (routeParts.length !== parts.length) continue;
+    const params: Record<string, string> = {};
+    const same = routeParts.every((part, i) => {
+      const value = parts[i] as string;
+      if (part.startsWith('{')) {
+        params[part.slice(1, -1)] = decodeURIComponent(value);
+        return true;
+      }
+      return part === value;
+    });
+    if (!same) continue;
+    if (routeMethod === method) return { route, params, allowed: [] };
+    allowed.push(routeMethod as string);
+  }
+  return { params: {}, allowed };
+}
+
+/** The API as a Lambda handler over API Gateway REST proxy events. */
+export function createIngestApp(deps: IngestAppDeps) {
+  const dispatch = async (event: APIGatewayProxyEvent, _context: Context): Promise<APIGatewayProxyResult> => {
+    const method = event.httpMethod.toUpperCase();
+    // Behind a stage, `path` may carry the stage prefix; `resource` is the matched template.
+    const { route, params, allowed } = matchRoute(method, event.path ?? '/');
+    if (!route) {
+      if (allowed.length > 0) {
+        throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${event.path}`, { headers: { allow: allowed.join(', ') } });
+      }
+      throw new HttpError(404, 'not_found', `no route for ${method} ${event.path}`);
+    }
+    return route({ event, headers: normalizeHeaders(event.headers), params: { ...params, ...(event.pathParameters ?? {}) } as Record<string, string> }, deps);
+  };
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+    .use(correlationId(deps.logger))
+    .use(flushMetrics(deps.metrics))
+    .use(httpErrors(deps.logger, deps.metrics))
+    .handler(dispatch);
+}

@@ -1,0 +1,128 @@
+// HTTP plumbing for the ingest API as middy middlewares: body limits and JSON parsing, error →
+// response mapping, correlation ids, metrics flush. Client errors are explained; nothing else leaks.
+import type { MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { Issue } from '../../schemas/event.ts';
+import { DependencyUnavailableError } from '../errors.ts';
+import type { Metrics } from '../observability/metric-names.ts';
+import type { Logger } from '../ports.ts';
+
+/** An error with an HTTP status. `expose` (status < 500) decides whether its message is shown. */
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  readonly expose: boolean;
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly extra: { readonly issues?: readonly Issue[]; readonly headers?: Record<string, string>; readonly path?: string } = {},
+  ) {
+    super(message);
+    this.expose = status < 500;
+  }
+}
+
+export interface ApiRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly pathParameters: Record<string, string | undefined>;
+  readonly headers: Record<string, string>;
+  /** Parsed JSON body, set by jsonBody() for methods with a body. */
+  body?: unknown;
+  readonly raw: APIGatewayProxyEvent;
+}
+
+export const json = (status: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult => ({
+  statusCode: status,
+  headers: { 'content-type': 'application/json', ...headers },
+  body: JSON.stringify(body),
+});
+
+/** Lower-cases header names (API Gateway keeps the client's casing). */
+export function normalizeHeaders(headers: APIGatewayProxyEvent['headers'] | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) if (value !== undefined) out[name.toLowerCase()] = value;
+  return out;
+}
+
+/**
+ * Reads a JSON body: 415 unless the content type is JSON, 413 past `maxBytes(path)`, 400 for
+ * malformed JSON. Size is checked on the bytes before parsing, so a huge body costs no parse.
+ */
+export function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, string>, maxBytes: number): unknown {
+  const contentType = headers['content-type'] ?? '';
+  if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
+    throw new HttpError(415, 'unsupported_media_type', 'content-type must be application/json');
+  }
+  const raw = event.body ?? '';
+  const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  if (bytes.length > maxBytes) {
+    throw new HttpError(413, 'payload_too_large', `body is ${bytes.length} bytes; the limit for this route is ${maxBytes}`);
+  }
+  if (bytes.length === 0) throw new HttpError(400, 'malformed_json', 'body is empty; expected a JSON object');
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    throw new HttpError(400, 'malformed_json', `body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+const CORRELATION_HEADERS = ['x-correlation-id', 'x-request-id'];
+
+/** Correlation id from the client or API Gateway; logged with every line and echoed back. */
+export function correlationId(logger: Logger & { appendKeys?(keys: Record<string, unknown>): void }): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  let id = '';
+  return {
+    before: function correlationIdBefore(request) {
+      const headers = normalizeHeaders(request.event.headers);
+      id = CORRELATION_HEADERS.map((name) => headers[name]).find(Boolean) ?? request.event.requestContext?.requestId ?? '';
+      logger.appendKeys?.({ correlation_id: id });
+    },
+    after: function correlationIdAfter(request) {
+      if (request.response && id) request.response.headers = { ...request.response.headers, 'x-correlation-id': id };
+    },
+    onError: function correlationIdOnError(request) {
+      if (request.response && id) request.response.headers = { ...request.response.headers, 'x-correlation-id': id };
+    },
+  };
+}
+
+/** Maps errors to responses: HttpError as itself, dependency outages to 503, anything else to a bare 500. */
+export function httpErrors(logger: Logger, metrics: Metrics): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context> {
+  return {
+    onError: function httpErrorsOnError(request) {
+      const error = request.error;
+      if (error instanceof HttpError) {
+        metrics.count('eventsRejected', 1, { reason: error.code });
+        request.response = json(
+          error.status,
+          {
+            error: error.code,
+            message: error.message,
+            ...(error.extra.issues ? { issues: error.extra.issues } : {}),
+            ...(error.extra.path ? { path: error.extra.path } : {}),
+          },
+          error.extra.headers,
+        );
+        return;
+      }
+      if (error instanceof DependencyUnavailableError) {
+        logger.warn('dependency unavailable', { dependency: error.dependency, error: error.message });
+        request.response = json(
+          503,
+          { error: 'service_unavailable', message: `${error.dependency} is unavailable; nothing was accepted, retry later` },
+          { 'retry-after': '5' },
+        );
+        return;
+      }
+      logger.error('unhandled error', { error: error?.stack ?? String(error) });
+      request.response = json(500, { error: 'internal_error', message: 'internal error' });
+    },
+  };
+}
+
+/** Publishes the request's metrics (EMF) however the request ended. */
+export function flushMetrics(metrics: Metrics): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  const flush = () => metrics.flush();
+  return { after: flush, onError: flush };
+}
