@@ -1,0 +1,154 @@
+// CloudWatch metrics for the Lambdas: aggregates what the pipeline records and writes it as EMF via Powertools.
+// Must never type a metric name (they come from metric-names.ts) nor put two label sets in one EMF blob.
+import { MetricUnit, Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
+import {
+  COUNTERS,
+  type CounterName,
+  GAUGES,
+  type GaugeName,
+  HISTOGRAMS,
+  type HistogramName,
+  type Labels,
+  type Metrics,
+} from './metric-names.ts';
+
+type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
+
+/** The value a declared label gets when the caller left it out or empty. */
+export const UNKNOWN_LABEL_VALUE = 'unknown';
+
+/**
+ * Exactly the declared label names, in declared order. Missing or empty values become "unknown" and
+ * undeclared names are dropped: a metric always carries the same label set, so a CloudWatch dimension
+ * set (and a Prometheus series) never splits on a caller's slip, and a stray label cannot create
+ * unbounded custom metrics. Shared with prometheus-metrics.ts so both backends agree.
+ */
+export function declaredLabels(declared: readonly string[], labels: Labels | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of declared) {
+    const value = labels?.[name];
+    out[name] = value === undefined || value === '' ? UNKNOWN_LABEL_VALUE : value;
+  }
+  return out;
+}
+
+/** Counters must only grow and every value must serialise as a JSON number (NaN would become null). */
+export function assertMetricValue(kind: 'counter' | 'gauge' | 'histogram', name: string, value: number): void {
+  if (!Number.isFinite(value)) throw new RangeError(`${kind} ${name}: value must be a finite number, got ${value}`);
+  if (kind === 'counter' && value < 0) throw new RangeError(`counter ${name}: value must not be negative, got ${value}`);
+}
+
+interface Series {
+  readonly emf: string;
+  readonly unit: Unit;
+  readonly dimensions: Record<string, string>;
+  readonly values: number[];
+}
+
+export interface EmfMetricsOptions {
+  readonly namespace: string;
+  readonly serviceName: string;
+  /** An existing Powertools instance (its own namespace and service win); one is created otherwise. */
+  readonly metrics?: PowertoolsMetrics;
+}
+
+export type EmfMetrics = Metrics & { readonly powertools: PowertoolsMetrics };
+
+/** Key of one series: metric name plus its label values (labels are already in declared order). */
+function seriesKey(name: string, dimensions: Record<string, string>): string {
+  return JSON.stringify([name, dimensions]);
+}
+
+function gaugeUnit(promName: string): Unit {
+  return promName.endsWith('_seconds') ? MetricUnit.Seconds : MetricUnit.Count;
+}
+
+/**
+ * EMF metrics. Counters are summed per (name, labels) in memory and gauges keep their last value, so a
+ * batch of 500 events costs one EMF line per label set rather than 500 values. Histogram observations
+ * are all kept (CloudWatch computes percentiles from the raw values).
+ *
+ * On flush each distinct label set becomes its own EMF blob with two dimension sets: the labels plus
+ * `service`, and `service` alone. The second is a roll-up: CloudWatch never sums across dimensions, and
+ * alarms cannot use SEARCH, so totals (all event types) need their own dimension set.
+ */
+export function createEmfMetrics(options: EmfMetricsOptions): EmfMetrics {
+  const powertools = options.metrics ?? new PowertoolsMetrics({ namespace: options.namespace, serviceName: options.serviceName });
+  let series = new Map<string, Series>();
+
+  function seriesFor(emf: string, unit: Unit, dimensions: Record<string, string>): Series {
+    const key = seriesKey(emf, dimensions);
+    let found = series.get(key);
+    if (!found) {
+      found = { emf, unit, dimensions, values: [] };
+      series.set(key, found);
+    }
+    return found;
+  }
+
+  function count(name: CounterName, value = 1, labels?: Labels): void {
+    const def = COUNTERS[name];
+    assertMetricValue('counter', def.emf, value);
+    const entry = seriesFor(def.emf, MetricUnit.Count, declaredLabels(def.labels, labels));
+    entry.values[0] = (entry.values[0] ?? 0) + value;
+  }
+
+  function gauge(name: GaugeName, value: number): void {
+    const def = GAUGES[name];
+    assertMetricValue('gauge', def.emf, value);
+    const entry = seriesFor(def.emf, gaugeUnit(def.prom), declaredLabels(def.labels, undefined));
+    entry.values[0] = value;
+  }
+
+  function observe(name: HistogramName, seconds: number, labels?: Labels): void {
+    const def = HISTOGRAMS[name];
+    assertMetricValue('histogram', def.emf, seconds);
+    seriesFor(def.emf, MetricUnit.Seconds, declaredLabels(def.labels, labels)).values.push(seconds);
+  }
+
+  /** Starts a blob: Powertools clears dimensions on every publish, including the ones it does by itself. */
+  function openBlob(dimensions: Record<string, string>): void {
+    if (Object.keys(dimensions).length === 0) return; // default dimensions alone give [service]
+    powertools.addDimensions(dimensions);
+    powertools.addDimensions({}); // the [service] roll-up (defaults plus an empty set)
+  }
+
+  /**
+   * Writes one label set. Powertools publishes by itself when a metric reaches 100 values (the EMF
+   * limit), which also drops the dimensions: reopen the blob whenever its buffer has been emptied, so
+   * the remaining values keep their dimensions.
+   */
+  function publishLabelSet(dimensions: Record<string, string>, members: readonly Series[]): void {
+    let open = false;
+    for (const member of members) {
+      for (const value of member.values) {
+        if (!open) {
+          openBlob(dimensions);
+          open = true;
+        }
+        powertools.addMetric(member.emf, member.unit, value);
+        if (!powertools.hasStoredMetrics()) open = false;
+      }
+    }
+    if (open) powertools.publishStoredMetrics();
+  }
+
+  function flush(): void {
+    // Anything added straight to the Powertools instance goes out first, under its own dimensions,
+    // so it never inherits one of our label sets.
+    if (powertools.hasStoredMetrics()) powertools.publishStoredMetrics();
+    const recorded = series;
+    series = new Map();
+    const byLabelSet = new Map<string, { dimensions: Record<string, string>; members: Series[] }>();
+    for (const entry of recorded.values()) {
+      const key = JSON.stringify(Object.entries(entry.dimensions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      const group = byLabelSet.get(key) ?? { dimensions: entry.dimensions, members: [] };
+      group.members.push(entry);
+      byLabelSet.set(key, group);
+    }
+    // Nothing recorded means no publish call at all: Powertools would warn "No application metrics".
+    for (const group of byLabelSet.values()) publishLabelSet(group.dimensions, group.members);
+  }
+
+  return { count, gauge, observe, flush, powertools };
+}
