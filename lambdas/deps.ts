@@ -23,6 +23,8 @@ export async function createSqlExecutor(config: Config): Promise<SqlExecutor> {
       return createPgExecutor({ connectionString: sql.url });
     }
     case 'pglite': {
+      const { mkdirSync } = await import('node:fs');
+      mkdirSync(sql.dataDir, { recursive: true });
       const { createPgliteExecutor } = await import('./adapters/sql/pglite.ts');
       return createPgliteExecutor({ dataDir: sql.dataDir });
     }

@@ -1,11 +1,36 @@
 // `npm start`: the pipeline on this machine (API on PORT, consumer loop, migrations) until Ctrl-C,
 // which finishes the batch in flight before exiting.
+import { parseArgs } from 'node:util';
 import { describeSql, LocalDependencyError, startLocalStack } from './lib/local-stack.ts';
 
+const USAGE = `usage: npm start [-- --api-only | --consumer-only]
+  --api-only       serve the API without a consumer loop (run consumers elsewhere)
+  --consumer-only  run one consumer loop without the API (start several for more workers)`;
+
+let args: { 'api-only'?: boolean; 'consumer-only'?: boolean; help?: boolean };
 try {
-  const stack = await startLocalStack();
+  args = parseArgs({
+    options: { 'api-only': { type: 'boolean' }, 'consumer-only': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  }).values;
+} catch (error) {
+  console.error(`eventflow: ${(error as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (args['api-only'] && args['consumer-only']) {
+  console.error(`eventflow: --api-only and --consumer-only exclude each other\n${USAGE}`);
+  process.exit(2);
+}
+
+try {
+  const stack = await startLocalStack({ api: !args['consumer-only'], consumer: !args['api-only'] });
   const { config } = stack;
-  console.log(`EventFlow is running
+  if (!stack.url) {
+    console.log(`EventFlow consumer running (${config.stream.driver} key "${config.stream.key}", group "${config.stream.group}", ${describeSql(config)}). Ctrl-C stops after the batch in flight.`);
+  } else console.log(`EventFlow is running${args['api-only'] ? ' (API only, no consumer)' : ''}
   API            ${stack.url}   (POST /events, POST /events/batch, GET /events/{id}, GET /health)
   docs           ${stack.url}/docs   ${stack.url}/openapi.json
   metrics        ${stack.url}/metrics (Prometheus)   ${stack.url}/metrics/summary
