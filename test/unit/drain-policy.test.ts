@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { backoffMs, entryEventId } from '../../lambdas/core/drain.ts';
+import { reconcileCutoff, trimThreshold } from '../../lambdas/core/maintenance.ts';
+import type { StreamStats } from '../../lambdas/ports.ts';
+
+const stats = (overrides: Partial<StreamStats>): StreamStats => ({
+  length: 0,
+  lag: 0,
+  pending: 0,
+  oldestPendingId: null,
+  lastDeliveredId: '0-0',
+  consumers: 1,
+  ...overrides,
+});
+
+describe('retry backoff', () => {
+  it('doubles from the base per delivery (2 s, 4 s, 8 s) and stops growing after the last attempt', () => {
+    const settings = { retryBaseMs: 2000, maxAttempts: 3 };
+    expect([1, 2, 3, 4, 9].map((n) => backoffMs(n, settings))).toEqual([2000, 4000, 8000, 8000, 8000]);
+  });
+});
+
+describe('stable ids for unparsable entries', () => {
+  it('are UUIDs that depend only on the entry', () => {
+    const a = entryEventId({ id: '1-0', data: 'x' });
+    expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(entryEventId({ id: '1-0', data: 'x' })).toBe(a);
+    expect(entryEventId({ id: '2-0', data: 'x' })).not.toBe(a);
+  });
+});
+
+describe('reconciler cutoff', () => {
+  const now = new Date(100_000);
+  it('is now minus grace when nothing is waiting', () => {
+    expect(reconcileCutoff(stats({ lastDeliveredId: '90000-0' }), now, 1000).getTime()).toBe(99_000);
+  });
+  it('stays behind the oldest pending entry', () => {
+    expect(reconcileCutoff(stats({ oldestPendingId: '50000-3', lastDeliveredId: '90000-0' }), now, 1000).getTime()).toBe(49_000);
+  });
+  it('stays behind undelivered entries (lag > 0 or unknown)', () => {
+    expect(reconcileCutoff(stats({ lag: 5, lastDeliveredId: '70000-0' }), now, 1000).getTime()).toBe(69_000);
+    expect(reconcileCutoff(stats({ lag: null, lastDeliveredId: '70000-0' }), now, 1000).getTime()).toBe(69_000);
+    expect(reconcileCutoff(stats({ lag: 3, lastDeliveredId: '0-0' }), now, 1000).getTime()).toBeLessThan(0);
+  });
+});
+
+describe('trim threshold', () => {
+  it('never passes the oldest pending entry nor the last delivered one', () => {
+    expect(trimThreshold(stats({ lastDeliveredId: '0-0' }))).toBeNull();
+    expect(trimThreshold(stats({ lastDeliveredId: '90-0' }))).toBe('90-0');
+    expect(trimThreshold(stats({ lastDeliveredId: '90-0', oldestPendingId: '80-5' }))).toBe('80-5');
+    expect(trimThreshold(stats({ lastDeliveredId: '90-1', oldestPendingId: '90-0' }))).toBe('90-0');
+  });
+});

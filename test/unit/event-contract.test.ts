@@ -1,0 +1,114 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { acceptEnvelope, type AcceptedEvent, enrich, parseStreamedEvent, ruleViolations, toUtcIso } from '../../schemas/event.ts';
+
+const receivedAt = new Date('2026-03-01T12:00:00.000Z');
+const accept = (input: unknown) => acceptEnvelope(input, { receivedAt, newId: () => '01900000-0000-7000-8000-000000000000' });
+const event = (overrides: Partial<AcceptedEvent> = {}): AcceptedEvent => ({
+  event_id: '01900000-0000-7000-8000-000000000001',
+  event_type: 'custom',
+  user_id: null,
+  timestamp: receivedAt.toISOString(),
+  properties: {},
+  received_at: receivedAt.toISOString(),
+  ...overrides,
+});
+
+describe('the envelope', () => {
+  it('fills defaults: a new id, the receive time, empty properties', () => {
+    expect(accept({ event_type: 'custom' })).toEqual({
+      ok: true,
+      timestampGiven: false,
+      event: event({ event_id: '01900000-0000-7000-8000-000000000000' }),
+    });
+  });
+
+  it('reads a timestamp without offset as UTC and converts offsets to UTC', () => {
+    expect(toUtcIso('2026-01-02T03:04:05')).toBe('2026-01-02T03:04:05.000Z');
+    expect(toUtcIso('2026-01-02T10:00:00+05:30')).toBe('2026-01-02T04:30:00.000Z');
+    const result = accept({ event_type: 'custom', timestamp: '2026-01-02T10:00:00-02:00' });
+    expect(result.ok && result.event.timestamp).toBe('2026-01-02T12:00:00.000Z');
+  });
+
+  it('lower-cases a given event_id so lookups and idempotency do not depend on case', () => {
+    const result = accept({ event_type: 'custom', event_id: 'AAAAAAAA-AAAA-4AAA-8AAA-AAAAAAAAAAAA' });
+    expect(result.ok && result.event.event_id).toBe('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa');
+  });
+
+  it.each([
+    [{}, 'event_type', 'must be one of purchase, user_signup, page_view, custom'],
+    [{ event_type: 'custom', user_id: '' }, 'user_id', 'must not be empty'],
+    [{ event_type: 'custom', user_id: 7 }, 'user_id', 'must be a string'],
+    [{ event_type: 'custom', timestamp: 'yesterday' }, 'timestamp', 'must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z'],
+    [{ event_type: 'custom', properties: 'x' }, 'properties', 'must be a JSON object'],
+    [{ event_type: 'custom', properties: { a: { constructor: 1 } } }, 'properties.a.constructor', 'key "constructor" is reserved'],
+  ])('refuses %j at %s: %s', (input, path, message) => {
+    expect(accept(input)).toEqual({ ok: false, issues: [expect.objectContaining({ path, message })] });
+  });
+
+  it('bounds nesting depth inside properties', () => {
+    let deep: Record<string, unknown> = { leaf: 1 };
+    for (let i = 0; i < 9; i++) deep = { d: deep };
+    const result = accept({ event_type: 'custom', properties: deep });
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.issues[0]?.message).toBe('nesting deeper than 8 levels');
+  });
+
+  it('never throws and never accepts a non-object, whatever the input (fuzzed)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (input) => {
+        const result = accept(input);
+        if (result.ok) expect(typeof input === 'object' && input !== null && !Array.isArray(input)).toBe(true);
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('business rules', () => {
+  const now = receivedAt;
+  const rules = (e: AcceptedEvent) => ruleViolations(e, { now, futureSkewMs: 300_000 }).map((i) => `${i.path} ${i.message}`);
+
+  it('purchases need a positive numeric amount; 0 is "greater than 0", not "missing"', () => {
+    expect(rules(event({ event_type: 'purchase' }))).toEqual(['properties.amount is required for purchase events']);
+    expect(rules(event({ event_type: 'purchase', properties: { amount: '5' } }))).toEqual(['properties.amount must be a number']);
+    expect(rules(event({ event_type: 'purchase', properties: { amount: 0 } }))).toEqual(['properties.amount must be greater than 0']);
+    expect(rules(event({ event_type: 'purchase', properties: { amount: 0.01 } }))).toEqual([]);
+  });
+
+  it('signups need a user_id', () => {
+    expect(rules(event({ event_type: 'user_signup' }))).toEqual(['user_id is required for user_signup events']);
+    expect(rules(event({ event_type: 'user_signup', user_id: 'u' }))).toEqual([]);
+  });
+
+  it('tolerates clock skew up to the configured limit, not beyond', () => {
+    expect(rules(event({ timestamp: new Date(now.getTime() + 300_000).toISOString() }))).toEqual([]);
+    expect(rules(event({ timestamp: new Date(now.getTime() + 300_001).toISOString() }))).toEqual(['timestamp is more than 300 s in the future']);
+  });
+});
+
+describe('enrichment', () => {
+  const context = { workerId: 'w1', now: receivedAt };
+  it('marks purchases over 1000 high value and the rest standard', () => {
+    expect(enrich(event({ event_type: 'purchase', properties: { amount: 1000.01 } }), context).category).toBe('high_value');
+    expect(enrich(event({ event_type: 'purchase', properties: { amount: 1000 } }), context).category).toBe('standard');
+  });
+  it('gives page views their session start and always records the worker and time', () => {
+    expect(enrich(event({ event_type: 'page_view' }), context)).toEqual({
+      processed_by: 'w1',
+      processing_timestamp: receivedAt.toISOString(),
+      session_start: receivedAt.toISOString(),
+    });
+  });
+});
+
+describe('stream entries', () => {
+  it('round-trip an accepted event and reject anything else', () => {
+    const e = event({ properties: { emoji: '🎉', quote: "'; DROP TABLE x; --" } });
+    expect(parseStreamedEvent(JSON.stringify(e))).toEqual(e);
+    expect(parseStreamedEvent(null)).toBeNull();
+    expect(parseStreamedEvent('{')).toBeNull();
+    expect(parseStreamedEvent(JSON.stringify({ ...e, event_type: 'refund' }))).toBeNull();
+  });
+});
