@@ -1,0 +1,151 @@
+// EventStream over Upstash's REST API (@upstash/redis): Lambdas reach Redis without a VPC or a held socket.
+// Sends the same commands as the ioredis adapter and parses with replies.ts; must never promise a blocking read.
+import { errors, Redis } from '@upstash/redis';
+import { ConfigError, DependencyUnavailableError } from '../../errors.ts';
+import type { ErrorRecord, EventStream } from '../../ports.ts';
+import { classifyRedisError } from './classify-redis.ts';
+import { errorNotesKey, parseEntries, parseErrorNotes, parsePending, parseReadGroup, parseStats } from './replies.ts';
+
+export interface UpstashStreamOptions {
+  readonly url: string;
+  readonly token: string;
+  readonly streamKey: string;
+  readonly group: string;
+}
+
+type Command = [name: string, ...args: (string | number)[]];
+
+/** Whole-request deadline (retries included): the client has none, and a hung fetch would hang the Lambda. */
+const REQUEST_TIMEOUT_MS = 5000;
+
+/**
+ * Adds one raw POST /pipeline: the typed pipeline cannot send the XPENDING summary form, and raw
+ * commands keep both adapters on identical command lines and reply shapes.
+ */
+class UpstashRedis extends Redis {
+  async pipelineRaw(commands: readonly Command[]): Promise<unknown[]> {
+    const replies = (await this.client.request({ path: ['pipeline'], body: commands })) as unknown as {
+      result?: unknown;
+      error?: string;
+    }[];
+    return replies.map(({ result, error }, i) => {
+      if (error) throw new errors.UpstashError(`${commands[i]?.[0]} failed: ${error}`);
+      return result;
+    });
+  }
+}
+
+/** Upstash-only failure shapes first, then the mapping shared with the ioredis adapter. */
+function toStreamError(error: unknown): Error {
+  // TimeoutError: our deadline fired. UpstashJSONParseError: a non-JSON body, i.e. a gateway or proxy
+  // page (502/503), not Redis. The client does not expose the HTTP status, so this is how 5xx shows.
+  if (error instanceof errors.UpstashJSONParseError || (error instanceof Error && error.name === 'TimeoutError')) {
+    return new DependencyUnavailableError('stream', `upstash unavailable: ${error.message}`, { cause: error });
+  }
+  if (error instanceof errors.UpstashError) {
+    // The client appends the whole request body to HTTP errors: megabytes of event payloads in a log line.
+    return classifyRedisError(new errors.UpstashError(error.message.replace(/, command was: [\s\S]*$/, '')));
+  }
+  return classifyRedisError(error);
+}
+
+export function createUpstashStream(options: UpstashStreamOptions): EventStream {
+  const { streamKey: key, group } = options;
+  // The client only warns on a missing url/token and then fails every call: fail at cold start instead.
+  if (!options.url.trim())
+    throw new ConfigError('Upstash stream: url is empty (UPSTASH_REDIS_REST_URL or the UPSTASH_SECRET_ARN secret)');
+  if (!options.token.trim())
+    throw new ConfigError('Upstash stream: token is empty (UPSTASH_REDIS_REST_TOKEN or the UPSTASH_SECRET_ARN secret)');
+  const redis = new UpstashRedis({
+    url: options.url,
+    token: options.token,
+    // Raw strings like ioredis; the default JSON-parses values ('{"a":1}' would come back an object).
+    automaticDeserialization: false,
+    // Auto-pipelining batches calls made in the same tick into one request with shared failure; we
+    // batch explicitly where it matters (add, stats) and want one request per call elsewhere.
+    enableAutoPipelining: false,
+    enableTelemetry: false,
+    // Only network failures are retried (a stale keep-alive socket is common on Lambda); kept short so
+    // an unreachable endpoint fails fast. A retried XADD may duplicate an entry: processing is idempotent.
+    retry: { retries: 2, backoff: (attempt) => 50 * 2 ** attempt },
+    signal: () => AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    // responseEncoding stays base64 (the default): Upstash's JSON encoding has mangled non-BMP characters.
+    // Cost: the client's decoder drops a leading U+FEFF; harmless, as stream data is JSON.stringify output.
+  });
+  const notesKey = errorNotesKey(key);
+
+  async function call(...command: Command): Promise<unknown> {
+    try {
+      return await redis.exec(command);
+    } catch (error) {
+      throw toStreamError(error);
+    }
+  }
+
+  async function pipeline(commands: readonly Command[]): Promise<unknown[]> {
+    try {
+      return await redis.pipelineRaw(commands);
+    } catch (error) {
+      throw toStreamError(error);
+    }
+  }
+
+  return {
+    async ensureGroup() {
+      try {
+        await call('XGROUP', 'CREATE', key, group, '0', 'MKSTREAM');
+      } catch (error) {
+        if (!/BUSYGROUP/.test(String((error as Error).message))) throw error;
+      }
+    },
+    async add(data) {
+      if (data.length === 0) return [];
+      const ids = await pipeline(data.map((item): Command => ['XADD', key, '*', 'data', item]));
+      return ids.map(String);
+    },
+    async readNew(consumer, { count }) {
+      // blockMs is ignored on purpose: REST cannot block, so the read returns at once (see ports.ts).
+      return parseReadGroup(await call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', key, '>'));
+    },
+    async pending({ minIdleMs, count }) {
+      return parsePending(await call('XPENDING', key, group, 'IDLE', Math.max(0, Math.floor(minIdleMs)), '-', '+', count));
+    },
+    async claim(consumer, ids, minIdleMs) {
+      if (ids.length === 0) return [];
+      return parseEntries(await call('XCLAIM', key, group, consumer, Math.max(0, Math.floor(minIdleMs)), ...ids));
+    },
+    async ack(ids) {
+      if (ids.length === 0) return 0;
+      return Number(await call('XACK', key, group, ...ids));
+    },
+    async trimBefore(id) {
+      return Number(await call('XTRIM', key, 'MINID', '~', id));
+    },
+    async stats() {
+      const [length, summary, groups] = await pipeline([
+        ['XLEN', key],
+        ['XPENDING', key, group],
+        ['XINFO', 'GROUPS', key],
+      ]);
+      return parseStats(length, summary, groups, group);
+    },
+    async noteErrors(errorNotes) {
+      if (errorNotes.length === 0) return;
+      await call('HSET', notesKey, ...errorNotes.flatMap(({ id, error }) => [id, JSON.stringify(error)]));
+    },
+    async readErrors(ids) {
+      if (ids.length === 0) return new Map();
+      return parseErrorNotes<ErrorRecord>(ids, await call('HMGET', notesKey, ...ids));
+    },
+    async forgetErrors(ids) {
+      if (ids.length === 0) return;
+      await call('HDEL', notesKey, ...ids);
+    },
+    async ping() {
+      await call('PING');
+    },
+    async close() {
+      // Nothing to release: every call is its own HTTP request.
+    },
+  };
+}
