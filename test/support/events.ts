@@ -18,7 +18,17 @@ export function apiRequest(
   return toApiGatewayEvent(fake, Buffer.from(body, 'utf8'));
 }
 
-export const purchase = (overrides: Record<string, unknown> = {}) => ({
+export interface TestEvent {
+  event_id?: string;
+  event_type: string;
+  user_id?: string;
+  timestamp?: string;
+  properties?: Record<string, unknown>;
+}
+
+/** A valid purchase; override any field. Pass `event_id` to control idempotency. */
+export const purchase = (overrides: Partial<TestEvent> = {}): TestEvent & { event_id: string } => ({
+  event_id: crypto.randomUUID(),
   event_type: 'purchase',
   user_id: 'u-1',
   properties: { amount: 12.5, product: 'Widget' },
