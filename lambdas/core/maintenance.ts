@@ -4,7 +4,7 @@ import { type AcceptedEvent, parseStreamedEvent } from '../../schemas/event.ts';
 import type { Metrics } from '../observability/metric-names.ts';
 import type { Clock, EventStream, IngestFallbackQueue, Logger, SqlExecutor, StreamStats } from '../ports.ts';
 import { compareStreamIds, streamIdTime as idTime } from '../stream-ids.ts';
-import { claimUnresolved, findRawEvents, insertRawEvents } from './store.ts';
+import { claimUnresolved, findRawEvents, insertRawEvents, PAYLOAD_ROWS_PER_QUERY } from './store.ts';
 
 export interface MaintenanceDeps {
   readonly sql: SqlExecutor;
@@ -104,8 +104,12 @@ export async function runMaintenance(deps: MaintenanceDeps, settings: Maintenanc
   try {
     stats = await stream.stats();
     const cutoff = reconcileCutoff(stats, clock.now(), settings.reconcileGraceMs);
-    const stranded = await claimUnresolved(sql, { cutoff, limit: settings.batchSize * 10 });
-    republished = await publishStored(stream, stranded.map((row) => row.payload));
+    // Bounded per run so one consumer's chores cannot starve its drain loop.
+    for (let page = 0; page < 20; page++) {
+      const stranded = await claimUnresolved(sql, { cutoff, limit: PAYLOAD_ROWS_PER_QUERY });
+      republished += await publishStored(stream, stranded.map((row) => row.payload));
+      if (stranded.length < PAYLOAD_ROWS_PER_QUERY) break;
+    }
     if (republished > 0) {
       metrics.count('eventsRepublished', republished);
       logger.info('republished raw events that had no stream entry', { count: republished });

@@ -2,7 +2,7 @@
 // replay that now passes ends processed exactly once (its failed_events row is then removed).
 import { parseStreamedEvent } from '../../schemas/event.ts';
 import type { EventStream, Logger, SqlExecutor } from '../ports.ts';
-import { type FailedEventRow, listFailed, type RedriveFilter, reopenFailed } from './store.ts';
+import { type FailedEventRow, listFailed, PAYLOAD_ROWS_PER_QUERY, type RedriveFilter, reopenFailed } from './store.ts';
 
 export interface RedriveRequest {
   readonly eventIds?: readonly string[];
@@ -30,14 +30,19 @@ export async function redriveFailed(
     const candidates = await listFailed(deps.sql, filter);
     return { dry_run: true, event_ids: candidates.map((row) => row.event_id), candidates, publish_deferred: 0 };
   }
-  const reopened = await reopenFailed(deps.sql, filter);
-  const data = reopened.map((row) => parseStreamedEvent(JSON.stringify(row.payload))).filter((event) => event !== null);
+  const eventIds: string[] = [];
   let deferred = 0;
-  try {
-    await deps.stream.add(data.map((event) => JSON.stringify(event)));
-  } catch (error) {
-    deferred = data.length;
-    deps.logger.warn('redriven events reopened but not published; the reconciler will publish them', { error: String(error) });
+  while (eventIds.length < request.limit) {
+    const page = await reopenFailed(deps.sql, { ...filter, limit: Math.min(PAYLOAD_ROWS_PER_QUERY, request.limit - eventIds.length) });
+    eventIds.push(...page.map((row) => row.event_id));
+    const events = page.map((row) => parseStreamedEvent(JSON.stringify(row.payload))).filter((event) => event !== null);
+    try {
+      await deps.stream.add(events.map((event) => JSON.stringify(event)));
+    } catch (error) {
+      deferred += events.length;
+      deps.logger.warn('redriven events reopened but not published; the reconciler will publish them', { error: String(error) });
+    }
+    if (page.length < PAYLOAD_ROWS_PER_QUERY) break;
   }
-  return { dry_run: false, event_ids: reopened.map((row) => row.event_id), publish_deferred: deferred };
+  return { dry_run: false, event_ids: eventIds, publish_deferred: deferred };
 }

@@ -63,15 +63,24 @@ export interface StoredRaw {
   readonly outcome: 'processed' | 'failed' | null;
 }
 
+/**
+ * Statements that return payloads fetch at most this many rows: payloads reach 32 KB and the RDS
+ * Data API caps a response at 1 MiB.
+ */
+export const PAYLOAD_ROWS_PER_QUERY = 25;
+
 /** Reads raw events by id (the idempotent-repeat path of ingest; not the hot path). */
 export async function findRawEvents(sql: SqlExecutor, ids: readonly string[]): Promise<Map<string, StoredRaw>> {
-  if (ids.length === 0) return new Map();
-  const result = await sql.query<Record<string, unknown>>(
-    `SELECT event_id::text AS event_id, payload, received_at, outcome
-     FROM raw_events WHERE event_id IN (SELECT jsonb_array_elements_text(:ids::jsonb)::uuid)`,
-    { ids: sqlJson(ids) },
-  );
-  return new Map(result.rows.map((row) => [String(row.event_id), row as unknown as StoredRaw]));
+  const found = new Map<string, StoredRaw>();
+  for (let i = 0; i < ids.length; i += PAYLOAD_ROWS_PER_QUERY) {
+    const result = await sql.query<Record<string, unknown>>(
+      `SELECT event_id::text AS event_id, payload, received_at, outcome
+       FROM raw_events WHERE event_id IN (SELECT jsonb_array_elements_text(:ids::jsonb)::uuid)`,
+      { ids: sqlJson(ids.slice(i, i + PAYLOAD_ROWS_PER_QUERY)) },
+    );
+    for (const row of result.rows) found.set(String(row.event_id), row as unknown as StoredRaw);
+  }
+  return found;
 }
 
 export interface ProcessedRow {
@@ -198,6 +207,7 @@ export async function claimUnresolved(
   sql: SqlExecutor,
   options: { cutoff: Date; limit: number },
 ): Promise<Array<{ event_id: string; payload: AcceptedEvent }>> {
+  if (options.limit > PAYLOAD_ROWS_PER_QUERY) throw new RangeError(`claim at most ${PAYLOAD_ROWS_PER_QUERY} rows per call`);
   const result = await sql.query<{ event_id: string; payload: AcceptedEvent }>(
     `UPDATE raw_events SET republished_at = now()
      WHERE event_id IN (
@@ -233,7 +243,6 @@ function filterParams(filter: RedriveFilter) {
 
 export type FailedEventRow = {
   readonly event_id: string;
-  readonly payload: unknown;
   readonly error_type: string;
   readonly error_message: string;
   readonly attempts: number;
@@ -246,7 +255,7 @@ export type FailedEventRow = {
  */
 export async function listFailed(sql: SqlExecutor, filter: RedriveFilter): Promise<FailedEventRow[]> {
   const result = await sql.query<FailedEventRow>(
-    `SELECT f.event_id::text AS event_id, f.payload, f.error_type, f.error_message, f.attempts, f.failed_at
+    `SELECT f.event_id::text AS event_id, f.error_type, f.error_message, f.attempts, f.failed_at
      FROM failed_events f WHERE ${FILTER} ORDER BY f.failed_at LIMIT :limit`,
     filterParams(filter),
   );
@@ -255,7 +264,8 @@ export async function listFailed(sql: SqlExecutor, filter: RedriveFilter): Promi
 
 /**
  * Reopens failed events for replay in one transaction: the outcome goes back to open and the dead
- * letter is marked replayed. Returns their payloads for re-publishing.
+ * letter is marked replayed. Returns their payloads for re-publishing. At most PAYLOAD_ROWS_PER_QUERY
+ * per call; call again for more (reopened rows no longer match the filter).
  */
 export function reopenFailed(sql: SqlExecutor, filter: RedriveFilter): Promise<Array<{ event_id: string; payload: unknown }>> {
   return sql.transaction(async (tx) => {

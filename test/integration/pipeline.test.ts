@@ -41,7 +41,7 @@ const failedRow = async (id: string) =>
 
 describe('an accepted event', () => {
   it('is answered 202 and ends processed, enriched, visible through GET /events/{id}', async () => {
-    const sent = await pipeline.call('POST', '/events', { body: purchase({ properties: { amount: 1500, sku: 'x' } }) });
+    const sent = await pipeline.call('POST', '/events', { body: purchase({ event_id: undefined, properties: { amount: 1500, sku: 'x' } }) });
     expect(sent.status).toBe(202);
     expect(sent.body).toMatchObject({ status: 'accepted', duplicate: false });
     const id = sent.body.event_id as string;
