@@ -2,252 +2,302 @@
 // tables, what the API answers. Each file has its own database and stream key.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPgExecutor } from '../../lambdas/adapters/sql/pg.ts';
-import { createIoredisStream } from '../../lambdas/adapters/stream/ioredis.ts';
 import type { EventStream, SqlExecutor } from '../../lambdas/ports.ts';
+import { COMBINATIONS, type OpenAdapters, openAdapters } from '../support/adapters.ts';
 import { purchase } from '../support/events.ts';
 import { createTestPipeline } from '../support/pipeline.ts';
 import { countRows, createTestDatabase, TEST_REDIS_URL, type TestDatabase, uniqueName } from '../support/services.ts';
 
-let db: TestDatabase;
-let sql: SqlExecutor;
-let stream: EventStream;
-let streamKey: string;
-let redis: Redis;
-let pipeline: ReturnType<typeof createTestPipeline>;
+describe.each(COMBINATIONS)('pipeline over %s', (combination) => {
+  let db: TestDatabase;
+  let sql: SqlExecutor;
+  let stream: EventStream;
+  let streamKey: string;
+  let redis: Redis;
+  let pipeline: ReturnType<typeof createTestPipeline>;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  sql = createPgExecutor({ connectionString: db.url });
-  streamKey = uniqueName('events');
-  stream = createIoredisStream({ url: TEST_REDIS_URL, streamKey, group: 'workers' });
-  await stream.ensureGroup();
-  redis = new Redis(TEST_REDIS_URL);
-  pipeline = createTestPipeline({ sql, stream, settings: { retryBaseMs: 200 } });
-});
+  let adapters: OpenAdapters;
 
-afterAll(async () => {
-  await redis.del(streamKey, `${streamKey}:errors`);
-  redis.disconnect();
-  await stream.close();
-  await sql.close();
-  await db.drop();
-});
-
-const processedRow = async (id: string) =>
-  (await sql.query('SELECT * FROM processed_events WHERE event_id = :id', { id: { uuid: id } })).rows[0];
-const failedRow = async (id: string) =>
-  (await sql.query('SELECT * FROM failed_events WHERE event_id = :id', { id: { uuid: id } })).rows[0];
-
-describe('an accepted event', () => {
-  it('is answered 202 and ends processed, enriched, visible through GET /events/{id}', async () => {
-    const sent = await pipeline.call('POST', '/events', { body: purchase({ event_id: undefined, properties: { amount: 1500, sku: 'x' } }) });
-    expect(sent.status).toBe(202);
-    expect(sent.body).toMatchObject({ status: 'accepted', duplicate: false });
-    const id = sent.body.event_id as string;
-    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-
-    expect((await pipeline.call('GET', `/events/${id}`)).body.status).toBe('accepted');
-    const summary = await pipeline.drainOnce();
-    expect(summary.processed).toBe(1);
-
-    const row = await processedRow(id);
-    expect(row).toMatchObject({ event_type: 'purchase', user_id: 'u-1', attempts: 1, properties: { amount: 1500, sku: 'x' } });
-    expect(row?.enriched_data).toMatchObject({ category: 'high_value', processed_by: pipeline.settings.consumer });
-    const status = await pipeline.call('GET', `/events/${id}`);
-    expect(status.status).toBe(200);
-    expect(status.body).toMatchObject({ event_id: id, status: 'processed', attempts: 1 });
-    expect(await pipeline.counter('events_processed_total', { event_type: 'purchase' })).toBeGreaterThanOrEqual(1);
-    expect(await redis.xpending(streamKey, 'workers')).toEqual([0, null, null, null]);
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    streamKey = uniqueName('events');
+    adapters = await openAdapters(combination, db.url, streamKey);
+    ({ sql, stream } = adapters);
+    await stream.ensureGroup();
+    redis = new Redis(TEST_REDIS_URL);
+    pipeline = createTestPipeline({ sql, stream, settings: { retryBaseMs: 200 } });
   });
 
-  it('keeps the producer timestamp in UTC and enriches page views with the session start', async () => {
-    const sent = await pipeline.call('POST', '/events', {
-      body: { event_type: 'page_view', timestamp: '2026-01-02T10:00:00+05:30', properties: { page: '/' } },
+  afterAll(async () => {
+    await redis.del(streamKey, `${streamKey}:errors`);
+    redis.disconnect();
+    await adapters.close();
+    await db.drop();
+  });
+
+  const processedRow = async (id: string) =>
+    (await sql.query('SELECT * FROM processed_events WHERE event_id = :id', { id: { uuid: id } })).rows[0];
+  const failedRow = async (id: string) =>
+    (await sql.query('SELECT * FROM failed_events WHERE event_id = :id', { id: { uuid: id } })).rows[0];
+
+  describe('an accepted event', () => {
+    it('is answered 202 and ends processed, enriched, visible through GET /events/{id}', async () => {
+      const sent = await pipeline.call('POST', '/events', {
+        body: purchase({ event_id: undefined, properties: { amount: 1500, sku: 'x' } }),
+      });
+      expect(sent.status).toBe(202);
+      expect(sent.body).toMatchObject({ status: 'accepted', duplicate: false });
+      const id = sent.body.event_id as string;
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+
+      expect((await pipeline.call('GET', `/events/${id}`)).body.status).toBe('accepted');
+      const summary = await pipeline.drainOnce();
+      expect(summary.processed).toBe(1);
+
+      const row = await processedRow(id);
+      expect(row).toMatchObject({ event_type: 'purchase', user_id: 'u-1', attempts: 1, properties: { amount: 1500, sku: 'x' } });
+      expect(row?.enriched_data).toMatchObject({ category: 'high_value', processed_by: pipeline.settings.consumer });
+      const status = await pipeline.call('GET', `/events/${id}`);
+      expect(status.status).toBe(200);
+      expect(status.body).toMatchObject({ event_id: id, status: 'processed', attempts: 1 });
+      expect(await pipeline.counter('events_processed_total', { event_type: 'purchase' })).toBeGreaterThanOrEqual(1);
+      expect(await redis.xpending(streamKey, 'workers')).toEqual([0, null, null, null]);
     });
-    await pipeline.drainOnce();
-    const row = await processedRow(sent.body.event_id);
-    expect(row?.occurred_at).toBe('2026-01-02T04:30:00.000Z');
-    expect(row?.enriched_data).toMatchObject({ session_start: '2026-01-02T04:30:00.000Z' });
-  });
-});
 
-describe('the same event_id sent more than once', () => {
-  it('sequentially: every send is 202, one processed row, the repeat counted as a duplicate', async () => {
-    const event = purchase({ event_id: crypto.randomUUID() });
-    const first = await pipeline.call('POST', '/events', { body: event });
-    const second = await pipeline.call('POST', '/events', { body: event });
-    expect([first.status, second.status]).toEqual([202, 202]);
-    expect(second.body).toMatchObject({ event_id: event.event_id, duplicate: true, received_at: first.body.received_at });
-
-    const summary = await pipeline.drainOnce();
-    expect(summary.processed).toBe(1);
-    expect(summary.duplicates).toBe(1);
-    const third = await pipeline.call('POST', '/events', { body: event });
-    expect(third.status).toBe(202);
-    await pipeline.drainOnce();
-    expect(await countRows(sql, 'processed_events', 'event_id = :id', { id: { uuid: event.event_id } })).toBe(1);
-  });
-
-  it('concurrently: ten sends at once give one raw row and one processed row', async () => {
-    const event = purchase({ event_id: crypto.randomUUID() });
-    const responses = await Promise.all(Array.from({ length: 10 }, () => pipeline.call('POST', '/events', { body: event })));
-    expect(responses.map((r) => r.status)).toEqual(Array(10).fill(202));
-    expect(responses.filter((r) => r.body.duplicate === false)).toHaveLength(1);
-    const summary = await pipeline.drainOnce();
-    expect(summary.processed).toBe(1);
-    expect(await countRows(sql, 'raw_events', 'event_id = :id', { id: { uuid: event.event_id } })).toBe(1);
-    expect(await countRows(sql, 'processed_events', 'event_id = :id', { id: { uuid: event.event_id } })).toBe(1);
-  });
-
-  it('with a different payload is refused with 409 and changes nothing', async () => {
-    const event = purchase({ event_id: crypto.randomUUID() });
-    await pipeline.call('POST', '/events', { body: event });
-    const clash = await pipeline.call('POST', '/events', { body: { ...event, properties: { amount: 99 } } });
-    expect(clash.status).toBe(409);
-    expect(clash.body).toMatchObject({ error: 'event_id_conflict' });
-    await pipeline.drainOnce();
-    expect((await processedRow(event.event_id))?.properties).toEqual(event.properties);
-  });
-});
-
-describe('permanent failures', () => {
-  it('a business-rule violation ends in failed_events with its reason, without retries', async () => {
-    const sent = await pipeline.call('POST', '/events', { body: purchase({ properties: { amount: 0 } }) });
-    expect(sent.status).toBe(202);
-    const summary = await pipeline.drainOnce();
-    expect(summary.failed).toBe(1);
-    const row = await failedRow(sent.body.event_id);
-    expect(row).toMatchObject({ error_type: 'RuleViolation', error_message: 'properties.amount must be greater than 0', attempts: 1 });
-    const status = await pipeline.call('GET', `/events/${sent.body.event_id}`);
-    expect(status.body).toMatchObject({ status: 'failed', error: { type: 'RuleViolation' } });
-    expect(await processedRow(sent.body.event_id)).toBeUndefined();
-  });
-
-  it('user_signup without user_id and a timestamp past the skew are violations too', async () => {
-    const signup = await pipeline.call('POST', '/events', { body: { event_type: 'user_signup' } });
-    const future = await pipeline.call('POST', '/events', {
-      body: { event_type: 'custom', timestamp: new Date(Date.now() + 3_600_000).toISOString() },
+    it('keeps the producer timestamp in UTC and enriches page views with the session start', async () => {
+      const sent = await pipeline.call('POST', '/events', {
+        body: { event_type: 'page_view', timestamp: '2026-01-02T10:00:00+05:30', properties: { page: '/' } },
+      });
+      await pipeline.drainOnce();
+      const row = await processedRow(sent.body.event_id);
+      expect(row?.occurred_at).toBe('2026-01-02T04:30:00.000Z');
+      expect(row?.enriched_data).toMatchObject({ session_start: '2026-01-02T04:30:00.000Z' });
     });
-    await pipeline.drainOnce();
-    expect((await failedRow(signup.body.event_id))?.error_message).toBe('user_id is required for user_signup events');
-    expect((await failedRow(future.body.event_id))?.error_message).toBe('timestamp is more than 300 s in the future');
   });
 
-  it('an unparsable stream entry is dead-lettered once and acknowledged', async () => {
-    const entryId = await redis.xadd(streamKey, '*', 'data', '{not json');
-    const noData = await redis.xadd(streamKey, '*', 'other', 'x');
-    const summary = await pipeline.drainOnce();
-    expect(summary.failed).toBe(2);
-    const rows = await sql.query<{ payload: { stream_entry_id: string } }>(
-      "SELECT payload FROM failed_events WHERE error_type = 'UnparsableEntry' ORDER BY failed_at",
-    );
-    expect(rows.rows.map((r) => r.payload.stream_entry_id)).toEqual(expect.arrayContaining([entryId, noData]));
-    expect((await redis.xpending(streamKey, 'workers'))[0]).toBe(0);
-  });
-});
+  describe('the same event_id sent more than once', () => {
+    it('sequentially: every send is 202, one processed row, the repeat counted as a duplicate', async () => {
+      const event = purchase({ event_id: crypto.randomUUID() });
+      const first = await pipeline.call('POST', '/events', { body: event });
+      const second = await pipeline.call('POST', '/events', { body: event });
+      expect([first.status, second.status]).toEqual([202, 202]);
+      expect(second.body).toMatchObject({ event_id: event.event_id, duplicate: true, received_at: first.body.received_at });
 
-describe('a consumer that dies mid-batch', () => {
-  it('leaves its entries pending; a new consumer reclaims them after the backoff and finishes', async () => {
-    const sent = await Promise.all([1, 2, 3].map(() => pipeline.call('POST', '/events', { body: purchase() })));
-    const crashed = await stream.readNew(uniqueName('crashed'), { count: 10 });
-    expect(crashed.length).toBeGreaterThanOrEqual(3);
-
-    const early = await pipeline.drainOnce();
-    expect(early.processed).toBe(0);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    const later = await pipeline.drainOnce();
-    expect(later.processed).toBe(3);
-    for (const response of sent) expect((await processedRow(response.body.event_id))?.attempts).toBe(2);
-  });
-});
-
-describe('batch ingest', () => {
-  it('accepts up to 100 events in one request and processes them all', async () => {
-    const events = Array.from({ length: 25 }, (_, i) => purchase({ properties: { amount: i + 1 } }));
-    const sent = await pipeline.call('POST', '/events/batch', { body: { events } });
-    expect(sent.status).toBe(202);
-    expect(sent.body).toMatchObject({ accepted: 25, rejected: 0 });
-    const summary = await pipeline.drainOnce();
-    expect(summary.processed).toBe(25);
-  });
-
-  it('refuses the whole batch when one event is invalid, naming it, and stores nothing', async () => {
-    const before = await countRows(sql, 'raw_events');
-    const sent = await pipeline.call('POST', '/events/batch', {
-      body: { events: [purchase(), { event_type: 'refund' }, purchase({ user_id: 'x'.repeat(256) })] },
+      const summary = await pipeline.drainOnce();
+      expect(summary.processed).toBe(1);
+      expect(summary.duplicates).toBe(1);
+      const third = await pipeline.call('POST', '/events', { body: event });
+      expect(third.status).toBe(202);
+      await pipeline.drainOnce();
+      expect(await countRows(sql, 'processed_events', 'event_id = :id', { id: { uuid: event.event_id } })).toBe(1);
     });
-    expect(sent.status).toBe(400);
-    expect(sent.body.issues).toEqual([
-      { path: 'events[1].event_type', message: 'must be one of purchase, user_signup, page_view, custom' },
-      { path: 'events[2].user_id', message: 'must be at most 255 characters' },
-    ]);
-    expect(await countRows(sql, 'raw_events')).toBe(before);
-  });
-});
 
-describe('client errors', () => {
-  const cases: Array<[string, Parameters<typeof pipeline.call>, number, Record<string, unknown>]> = [
-    ['malformed JSON', ['POST', '/events', { rawBody: '{"event_type": ' }], 400, { error: 'malformed_json' }],
-    ['a JSON array', ['POST', '/events', { rawBody: '[1]' }], 400, { error: 'validation_failed' }],
-    ['an unknown field', ['POST', '/events', { body: { event_type: 'custom', colour: 'red' } }], 400, {
-      issues: [{ path: '(body)', message: 'unknown field: colour' }],
-    }],
-    ['a bad event_id', ['POST', '/events', { body: { event_type: 'custom', event_id: '123' } }], 400, {
-      issues: [{ path: 'event_id', message: 'must be a UUID' }],
-    }],
-    ['properties not an object', ['POST', '/events', { body: { event_type: 'custom', properties: [1] } }], 400, {
-      issues: [{ path: 'properties', message: 'must be a JSON object' }],
-    }],
-    ['a reserved key', ['POST', '/events', { rawBody: '{"event_type":"custom","properties":{"a":{"__proto__":{"x":1}}}}' }], 400, {
-      issues: [{ path: 'properties.a.__proto__', message: 'key "__proto__" is reserved' }],
-    }],
-    ['a body too large', ['POST', '/events', { body: { event_type: 'custom', properties: { blob: 'x'.repeat(70_000) } } }], 413, {
-      error: 'payload_too_large',
-    }],
-    ['an event over 32 KB', ['POST', '/events', { body: { event_type: 'custom', properties: { blob: 'x'.repeat(33_000) } } }], 413, {
-      error: 'event_too_large',
-    }],
-    ['a non-JSON content type', ['POST', '/events', { rawBody: 'a=1', headers: { 'Content-Type': 'text/plain' } }], 415, {
-      error: 'unsupported_media_type',
-    }],
-    ['an unknown route', ['GET', '/nope'], 404, { error: 'not_found' }],
-    ['a wrong method', ['DELETE', '/events'], 405, { error: 'method_not_allowed' }],
-    ['a lookup by a non-UUID', ['GET', '/events/abc'], 400, { issues: [{ path: 'id', message: 'must be a UUID' }] }],
-    ['a lookup of an unknown event', ['GET', `/events/${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}`], 404, { error: 'not_found' }],
-    ['redrive without a token', ['POST', '/admin/redrive', { body: { all: true } }], 403, { error: 'forbidden' }],
-  ];
+    it('concurrently: ten sends at once give one raw row and one processed row', async () => {
+      const event = purchase({ event_id: crypto.randomUUID() });
+      const responses = await Promise.all(Array.from({ length: 10 }, () => pipeline.call('POST', '/events', { body: event })));
+      expect(responses.map((r) => r.status)).toEqual(Array(10).fill(202));
+      expect(responses.filter((r) => r.body.duplicate === false)).toHaveLength(1);
+      const summary = await pipeline.drainOnce();
+      expect(summary.processed).toBe(1);
+      expect(await countRows(sql, 'raw_events', 'event_id = :id', { id: { uuid: event.event_id } })).toBe(1);
+      expect(await countRows(sql, 'processed_events', 'event_id = :id', { id: { uuid: event.event_id } })).toBe(1);
+    });
 
-  it.each(cases)('%s → %i with an explanation, nothing stored', async (_name, args, status, body) => {
-    const before = await countRows(sql, 'raw_events');
-    const response = await pipeline.call(...args);
-    expect(response.status).toBe(status);
-    expect(response.body).toMatchObject(body);
-    expect(response.body.message).toEqual(expect.any(String));
-    expect(JSON.stringify(response.body)).not.toMatch(/at \w+ \(|node_modules/);
-    expect(await countRows(sql, 'raw_events')).toBe(before);
+    it('with a different payload is refused with 409 and changes nothing', async () => {
+      const event = purchase({ event_id: crypto.randomUUID() });
+      await pipeline.call('POST', '/events', { body: event });
+      const clash = await pipeline.call('POST', '/events', { body: { ...event, properties: { amount: 99 } } });
+      expect(clash.status).toBe(409);
+      expect(clash.body).toMatchObject({ error: 'event_id_conflict' });
+      await pipeline.drainOnce();
+      expect((await processedRow(event.event_id))?.properties).toEqual(event.properties);
+    });
   });
 
-  it('a reserved key does not pollute Object.prototype', async () => {
-    await pipeline.call('POST', '/events', { rawBody: '{"event_type":"custom","properties":{"constructor":{"prototype":{"polluted":1}}}}' });
-    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-  });
-});
+  describe('permanent failures', () => {
+    it('a business-rule violation ends in failed_events with its reason, without retries', async () => {
+      const sent = await pipeline.call('POST', '/events', { body: purchase({ properties: { amount: 0 } }) });
+      expect(sent.status).toBe(202);
+      const summary = await pipeline.drainOnce();
+      expect(summary.failed).toBe(1);
+      const row = await failedRow(sent.body.event_id);
+      expect(row).toMatchObject({
+        error_type: 'RuleViolation',
+        error_message: 'properties.amount must be greater than 0',
+        attempts: 1,
+      });
+      const status = await pipeline.call('GET', `/events/${sent.body.event_id}`);
+      expect(status.body).toMatchObject({ status: 'failed', error: { type: 'RuleViolation' } });
+      expect(await processedRow(sent.body.event_id)).toBeUndefined();
+    });
 
-describe('GET /health and /metrics/summary', () => {
-  it('reports both dependencies up with their latency', async () => {
-    const health = await pipeline.call('GET', '/health');
-    expect(health.status).toBe(200);
-    expect(health.body).toMatchObject({ status: 'ok', dependencies: { database: { status: 'up' }, stream: { status: 'up' } } });
+    it('user_signup without user_id and a timestamp past the skew are violations too', async () => {
+      const signup = await pipeline.call('POST', '/events', { body: { event_type: 'user_signup' } });
+      const future = await pipeline.call('POST', '/events', {
+        body: { event_type: 'custom', timestamp: new Date(Date.now() + 3_600_000).toISOString() },
+      });
+      await pipeline.drainOnce();
+      expect((await failedRow(signup.body.event_id))?.error_message).toBe('user_id is required for user_signup events');
+      expect((await failedRow(future.body.event_id))?.error_message).toBe('timestamp is more than 300 s in the future');
+    });
+
+    it('an unparsable stream entry is dead-lettered once and acknowledged', async () => {
+      const entryId = await redis.xadd(streamKey, '*', 'data', '{not json');
+      const noData = await redis.xadd(streamKey, '*', 'other', 'x');
+      const summary = await pipeline.drainOnce();
+      expect(summary.failed).toBe(2);
+      const rows = await sql.query<{ payload: { stream_entry_id: string } }>(
+        "SELECT payload FROM failed_events WHERE error_type = 'UnparsableEntry' ORDER BY failed_at",
+      );
+      expect(rows.rows.map((r) => r.payload.stream_entry_id)).toEqual(expect.arrayContaining([entryId, noData]));
+      expect((await redis.xpending(streamKey, 'workers'))[0]).toBe(0);
+    });
   });
 
-  it('summarises the backlog', async () => {
-    await pipeline.call('POST', '/events', { body: purchase() });
-    const summary = await pipeline.call('GET', '/metrics/summary');
-    expect(summary.status).toBe(200);
-    expect(summary.body.lag).toBeGreaterThanOrEqual(1);
-    expect(summary.body.queue_depth).toBeGreaterThanOrEqual(1);
-    await pipeline.drainOnce();
-    expect((await pipeline.call('GET', '/metrics/summary')).body.queue_depth).toBe(0);
+  describe('a consumer that dies mid-batch', () => {
+    it('leaves its entries pending; a new consumer reclaims them after the backoff and finishes', async () => {
+      const sent = await Promise.all([1, 2, 3].map(() => pipeline.call('POST', '/events', { body: purchase() })));
+      const crashed = await stream.readNew(uniqueName('crashed'), { count: 10 });
+      expect(crashed.length).toBeGreaterThanOrEqual(3);
+
+      const early = await pipeline.drainOnce();
+      expect(early.processed).toBe(0);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const later = await pipeline.drainOnce();
+      expect(later.processed).toBe(3);
+      for (const response of sent) expect((await processedRow(response.body.event_id))?.attempts).toBe(2);
+    });
+  });
+
+  describe('batch ingest', () => {
+    it('accepts up to 100 events in one request and processes them all', async () => {
+      const events = Array.from({ length: 25 }, (_, i) => purchase({ properties: { amount: i + 1 } }));
+      const sent = await pipeline.call('POST', '/events/batch', { body: { events } });
+      expect(sent.status).toBe(202);
+      expect(sent.body).toMatchObject({ accepted: 25, rejected: 0 });
+      const summary = await pipeline.drainOnce();
+      expect(summary.processed).toBe(25);
+    });
+
+    it('refuses the whole batch when one event is invalid, naming it, and stores nothing', async () => {
+      const before = await countRows(sql, 'raw_events');
+      const sent = await pipeline.call('POST', '/events/batch', {
+        body: { events: [purchase(), { event_type: 'refund' }, purchase({ user_id: 'x'.repeat(256) })] },
+      });
+      expect(sent.status).toBe(400);
+      expect(sent.body.issues).toEqual([
+        { path: 'events[1].event_type', message: 'must be one of purchase, user_signup, page_view, custom' },
+        { path: 'events[2].user_id', message: 'must be at most 255 characters' },
+      ]);
+      expect(await countRows(sql, 'raw_events')).toBe(before);
+    });
+  });
+
+  describe('client errors', () => {
+    const cases: Array<[string, Parameters<typeof pipeline.call>, number, Record<string, unknown>]> = [
+      ['malformed JSON', ['POST', '/events', { rawBody: '{"event_type": ' }], 400, { error: 'malformed_json' }],
+      ['a JSON array', ['POST', '/events', { rawBody: '[1]' }], 400, { error: 'validation_failed' }],
+      [
+        'an unknown field',
+        ['POST', '/events', { body: { event_type: 'custom', colour: 'red' } }],
+        400,
+        {
+          issues: [{ path: '(body)', message: 'unknown field: colour' }],
+        },
+      ],
+      [
+        'a bad event_id',
+        ['POST', '/events', { body: { event_type: 'custom', event_id: '123' } }],
+        400,
+        {
+          issues: [{ path: 'event_id', message: 'must be a UUID' }],
+        },
+      ],
+      [
+        'properties not an object',
+        ['POST', '/events', { body: { event_type: 'custom', properties: [1] } }],
+        400,
+        {
+          issues: [{ path: 'properties', message: 'must be a JSON object' }],
+        },
+      ],
+      [
+        'a reserved key',
+        ['POST', '/events', { rawBody: '{"event_type":"custom","properties":{"a":{"__proto__":{"x":1}}}}' }],
+        400,
+        {
+          issues: [{ path: 'properties.a.__proto__', message: 'key "__proto__" is reserved' }],
+        },
+      ],
+      [
+        'a body too large',
+        ['POST', '/events', { body: { event_type: 'custom', properties: { blob: 'x'.repeat(70_000) } } }],
+        413,
+        {
+          error: 'payload_too_large',
+        },
+      ],
+      [
+        'an event over 32 KB',
+        ['POST', '/events', { body: { event_type: 'custom', properties: { blob: 'x'.repeat(33_000) } } }],
+        413,
+        {
+          error: 'event_too_large',
+        },
+      ],
+      [
+        'a non-JSON content type',
+        ['POST', '/events', { rawBody: 'a=1', headers: { 'Content-Type': 'text/plain' } }],
+        415,
+        {
+          error: 'unsupported_media_type',
+        },
+      ],
+      ['an unknown route', ['GET', '/nope'], 404, { error: 'not_found' }],
+      ['a wrong method', ['DELETE', '/events'], 405, { error: 'method_not_allowed' }],
+      ['a lookup by a non-UUID', ['GET', '/events/abc'], 400, { issues: [{ path: 'id', message: 'must be a UUID' }] }],
+      [
+        'a lookup of an unknown event',
+        ['GET', `/events/${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}`],
+        404,
+        { error: 'not_found' },
+      ],
+      ['redrive without a token', ['POST', '/admin/redrive', { body: { all: true } }], 403, { error: 'forbidden' }],
+    ];
+
+    it.each(cases)('%s → %s with an explanation, nothing stored', async (_name, args, status, body) => {
+      const before = await countRows(sql, 'raw_events');
+      const response = await pipeline.call(...args);
+      expect(response.status).toBe(status);
+      expect(response.body).toMatchObject(body);
+      expect(response.body.message).toEqual(expect.any(String));
+      expect(JSON.stringify(response.body)).not.toMatch(/at \w+ \(|node_modules/);
+      expect(await countRows(sql, 'raw_events')).toBe(before);
+    });
+
+    it('a reserved key does not pollute Object.prototype', async () => {
+      await pipeline.call('POST', '/events', {
+        rawBody: '{"event_type":"custom","properties":{"constructor":{"prototype":{"polluted":1}}}}',
+      });
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    });
+  });
+
+  describe('GET /health and /metrics/summary', () => {
+    it('reports both dependencies up with their latency', async () => {
+      const health = await pipeline.call('GET', '/health');
+      expect(health.status).toBe(200);
+      expect(health.body).toMatchObject({ status: 'ok', dependencies: { database: { status: 'up' }, stream: { status: 'up' } } });
+    });
+
+    it('summarises the backlog', async () => {
+      await pipeline.call('POST', '/events', { body: purchase() });
+      const summary = await pipeline.call('GET', '/metrics/summary');
+      expect(summary.status).toBe(200);
+      expect(summary.body.lag).toBeGreaterThanOrEqual(1);
+      expect(summary.body.queue_depth).toBeGreaterThanOrEqual(1);
+      await pipeline.drainOnce();
+      expect((await pipeline.call('GET', '/metrics/summary')).body.queue_depth).toBe(0);
+    });
   });
 });
