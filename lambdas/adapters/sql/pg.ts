@@ -74,7 +74,8 @@ export function createPgExecutor(options: PgExecutorOptions): SqlExecutor {
         } catch {
           broken = true;
         }
-        throw classifyPgError(error);
+        // Statements were classified by run(); the caller's own errors pass through unchanged.
+        throw error;
       } finally {
         client.release(broken);
       }
