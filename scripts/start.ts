@@ -1,6 +1,9 @@
 // `npm start`: the pipeline on this machine (API on PORT, consumer loop, migrations) until Ctrl-C,
 // which finishes the batch in flight before exiting.
 import { parseArgs } from 'node:util';
+
+// Node 20 is still supported by the SDK releases pinned here; the deprecation notice is for upgraders.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { describeSql, LocalDependencyError, startLocalStack } from './lib/local-stack.ts';
 
 const USAGE = `usage: npm start [-- --api-only | --consumer-only]

@@ -52,11 +52,14 @@ async function startLocalEndpoints(env: Record<string, string | undefined>, log:
     const server = await startDataApiServer({ databaseUrl: env[ENV.databaseUrl] as string, port: 0 });
     closers.push(() => server.close());
     out[ENV.rdsDataEndpoint] = server.url;
+    // The endpoint runs each request on the database the request names: by default, DATABASE_URL's.
+    out[ENV.dbName] ??= new URL(env[ENV.databaseUrl] as string).pathname.slice(1) || 'postgres';
     out[ENV.dbClusterArn] ??= 'arn:aws:rds:us-east-1:000000000000:cluster:eventflow-local';
     out[ENV.dbSecretArn] ??= 'arn:aws:secretsmanager:us-east-1:000000000000:secret:eventflow-local';
-    out.AWS_REGION ??= 'us-east-1';
-    out.AWS_ACCESS_KEY_ID ??= 'local';
-    out.AWS_SECRET_ACCESS_KEY ??= 'local';
+    // The SDK reads these from the process environment; the local endpoint accepts any signature.
+    process.env.AWS_REGION ??= 'us-east-1';
+    process.env.AWS_ACCESS_KEY_ID ??= 'local';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
     log(`local RDS Data API endpoint: ${server.url} (over ${env[ENV.databaseUrl]})`);
   }
   if (env[ENV.streamDriver] === 'upstash' && !env[ENV.upstashUrl]) {

@@ -1,0 +1,88 @@
+// `npm start` as a user runs it: a real process, real HTTP requests, Ctrl-C. On the local adapters
+// and on the production combination (the runner starts the local Data API and Upstash endpoints itself).
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, type RunningProcess, runScript } from '../support/processes.ts';
+import { createTestDatabase, TEST_REDIS_URL, type TestDatabase, uniqueName } from '../support/services.ts';
+
+const modes = [
+  ['pg + ioredis', {}],
+  ['data-api + upstash', { SQL_DRIVER: 'data-api', STREAM_DRIVER: 'upstash' }],
+] as const;
+
+describe.each(modes)('npm start on %s', (_name, driverEnv) => {
+  let db: TestDatabase;
+  let server: RunningProcess;
+  let url: string;
+  const streamKey = uniqueName('events');
+
+  beforeAll(async () => {
+    db = await createTestDatabase({ migrate: false });
+    const port = await freePort();
+    server = runScript('scripts/start.ts', [], {
+      ...driverEnv,
+      PORT: String(port),
+      DATABASE_URL: db.url,
+      REDIS_URL: TEST_REDIS_URL,
+      STREAM_KEY: streamKey,
+      BLOCK_MS: '1000',
+    });
+    [, url] = (await server.waitFor(/API\s+(http:\/\/\S+)/, 60_000)) as unknown as [string, string];
+  }, 90_000);
+
+  afterAll(async () => {
+    await server?.stop('SIGKILL');
+    const redis = new Redis(TEST_REDIS_URL);
+    await redis.del(streamKey, `${streamKey}:errors`);
+    redis.disconnect();
+    await db?.drop();
+  });
+
+  it('applies migrations, accepts an event and shows it processed within a second', async () => {
+    expect(server.output()).toContain('migrations applied: 001_initial');
+    const sent = await fetch(`${url}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ event_type: 'purchase', user_id: 'u1', properties: { amount: 12.5 } }),
+    });
+    expect(sent.status).toBe(202);
+    const { event_id } = (await sent.json()) as { event_id: string };
+    const deadline = Date.now() + 1000;
+    let status = '';
+    while (Date.now() < deadline && status !== 'processed') {
+      status = ((await (await fetch(`${url}/events/${event_id}`)).json()) as { status: string }).status;
+      if (status !== 'processed') await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(status).toBe('processed');
+  });
+
+  it('serves health, docs, the OpenAPI document and Prometheus metrics', async () => {
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+    expect(await (await fetch(`${url}/docs`)).text()).toContain('openapi.json');
+    const openapi = (await (await fetch(`${url}/openapi.json`)).json()) as { paths: Record<string, unknown>; components: { schemas: { Event: { properties: Record<string, unknown> } } } };
+    expect(Object.keys(openapi.paths)).toContain('/events/batch');
+    expect(Object.keys(openapi.components.schemas.Event.properties)).toEqual(['event_id', 'event_type', 'user_id', 'timestamp', 'properties']);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/events_processed_total\{event_type="purchase"\} 1/);
+    expect(metrics).toContain('event_queue_wait_time_seconds_bucket');
+  });
+
+  it('stops on Ctrl-C after the batch in flight and exits 0', async () => {
+    server.child.kill('SIGINT');
+    await server.waitFor(/stopped: \d+ processed/, 15_000);
+    expect(await server.stop()).toBe(0);
+  });
+});
+
+describe('npm start without Redis', () => {
+  it('exits 1 with one line saying how to start Redis', async () => {
+    const db = await createTestDatabase({ migrate: false });
+    try {
+      const run = runScript('scripts/start.ts', [], { PORT: '0', DATABASE_URL: db.url, REDIS_URL: 'redis://127.0.0.1:1' });
+      expect(await run.exited()).toBe(1);
+      expect(run.output()).toMatch(/^eventflow: Redis is not reachable at redis:\/\/127\.0\.0\.1:1: start one with `redis-server --daemonize yes` or set REDIS_URL$/m);
+    } finally {
+      await db.drop();
+    }
+  });
+});
