@@ -5,6 +5,8 @@ import * as z from 'zod/mini';
 export const EVENT_TYPES = ['purchase', 'user_signup', 'page_view', 'custom'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/** Most events one POST /events/batch may carry. */
+export const MAX_BATCH_EVENTS = 100;
 /** Largest accepted serialized event (one event, UTF-8 bytes). */
 export const MAX_EVENT_BYTES = 32 * 1024;
 /** Deepest nesting accepted inside `properties` (an object directly in properties is depth 1). */

@@ -2,6 +2,7 @@
 // Must never exceed its concurrency bound nor exit non-zero for refused events: only an unreachable server fails the run.
 import { parseArgs } from 'node:util';
 import { createEventGenerator, type EventKind, type GeneratedEvent } from './lib/event-generator.ts';
+import { MAX_BATCH_EVENTS } from '../schemas/event.ts';
 
 const USAGE = `Usage: npm run producer -- [options]
 
@@ -18,8 +19,8 @@ const USAGE = `Usage: npm run producer -- [options]
   --timeout MS       per-request timeout (default 10000)
   -h, --help         show this help`;
 
-/** The API's limit (MAX_BATCH_EVENTS in lambdas/ingest/app.ts): a bigger batch is refused whole. */
-const MAX_BATCH = 100;
+/** The API's limit: a bigger batch is refused whole. */
+const MAX_BATCH = MAX_BATCH_EVENTS;
 
 interface ProducerConfig {
   readonly count: number;

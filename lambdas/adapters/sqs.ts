@@ -8,6 +8,7 @@ import {
   type SendMessageBatchRequestEntry,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { chunkBySize } from '../chunks.ts';
 import { DependencyUnavailableError } from '../errors.ts';
 import type { DeadLetter, DeadLetterQueue, FallbackMessage, IngestFallbackQueue } from '../ports.ts';
 
@@ -178,28 +179,6 @@ function entryBytes(entry: PendingEntry): number {
   return size;
 }
 
-/**
- * Groups entries into batches of ≤10 and ≤maxBytes, keeping input order. An entry larger than
- * maxBytes on its own goes alone, so SQS's per-message limit (not ours) decides its fate.
- */
-export function chunkBySize<T>(items: readonly T[], sizeOf: (item: T) => number, maxBytes: number): T[][] {
-  const chunks: T[][] = [];
-  let current: T[] = [];
-  let currentBytes = 0;
-  for (const item of items) {
-    const size = sizeOf(item);
-    if (current.length > 0 && (current.length === MAX_BATCH_ENTRIES || currentBytes + size > maxBytes)) {
-      chunks.push(current);
-      current = [];
-      currentBytes = 0;
-    }
-    current.push(item);
-    currentBytes += size;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
-
 function chunkByCount<T>(items: readonly T[]): T[][] {
   const chunks: T[][] = [];
   for (let i = 0; i < items.length; i += MAX_BATCH_ENTRIES) chunks.push(items.slice(i, i + MAX_BATCH_ENTRIES));
@@ -212,7 +191,7 @@ function chunkByCount<T>(items: readonly T[]): T[][] {
  * sent, so a caller that retries the whole call may duplicate some (consumers dedupe by event id).
  */
 async function sendAll(client: SQSClient, queueUrl: string, entries: readonly PendingEntry[], what: string, maxBytes: number) {
-  const chunks = chunkBySize(entries, entryBytes, maxBytes);
+  const chunks = chunkBySize(entries, entryBytes, maxBytes, MAX_BATCH_ENTRIES);
   const results = await Promise.allSettled(
     chunks.map(async (chunk) => {
       const byId = new Map<string, PendingEntry>();
@@ -245,8 +224,11 @@ async function sendAll(client: SQSClient, queueUrl: string, entries: readonly Pe
  * JSON.stringify leaves raw; fauxqs 1.9.2 (the local endpoint) also refuses characters beyond U+FFFF
  * (emoji), which AWS accepts. Escaped as \uXXXX the text is the same JSON value, only longer.
  */
-export const toSqsJson = (value: unknown): string =>
-  JSON.stringify(value).replace(/[\uD800-\uDFFF\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+export const toSqsJson = (value: unknown): string => toSqsText(JSON.stringify(value));
+
+/** The same escape for JSON text already serialized (those characters can only sit inside its strings). */
+export const toSqsText = (json: string): string =>
+  json.replace(/[\uD800-\uDFFF\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
 
 export function deadLetterBody(letter: DeadLetter): string {
   return toSqsJson({
@@ -291,7 +273,8 @@ export function createSqsIngestFallbackQueue(
   return {
     async send(bodies) {
       if (bodies.length === 0) return;
-      const entries = bodies.map((body, index): PendingEntry => ({ item: `#${index}`, body }));
+      // Bodies are JSON text (IngestFallbackQueue's contract), so the escape keeps their meaning.
+      const entries = bodies.map((body, index): PendingEntry => ({ item: `#${index}`, body: toSqsText(body) }));
       await sendAll(client, queueUrl, entries, 'fallback messages', maxBytes);
     },
     async receive({ max, waitSeconds }) {

@@ -2,31 +2,14 @@
 // parameter (jsonb_to_recordset), so a batch is one round trip on every driver, the Data API included.
 // Outcomes are claimed on raw_events.outcome under its row lock: the one place "exactly once" is decided.
 import type { AcceptedEvent } from '../../schemas/event.ts';
+import { chunkBySize } from '../chunks.ts';
 import { type SqlExecutor, sqlJson, sqlUuid } from '../ports.ts';
-
-/** Splits rows into chunks whose JSON stays under the executor's statement limit. */
-export function chunkBySize<T>(rows: readonly T[], maxBytes: number): T[][] {
-  const chunks: T[][] = [];
-  let current: T[] = [];
-  let size = 2;
-  for (const row of rows) {
-    const rowSize = Buffer.byteLength(JSON.stringify(row)) + 1;
-    if (current.length > 0 && size + rowSize > maxBytes) {
-      chunks.push(current);
-      current = [];
-      size = 2;
-    }
-    current.push(row);
-    size += rowSize;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
 
 async function inChunks<T>(sql: SqlExecutor, rows: readonly T[], run: (chunk: T[]) => Promise<string[]>): Promise<Set<string>> {
   const done = new Set<string>();
   // Leave room for the statement text and the protocol envelope around the JSON parameter.
-  for (const chunk of chunkBySize(rows, Math.max(1024, sql.maxStatementBytes - 16 * 1024))) {
+  const jsonBytes = (row: T) => Buffer.byteLength(JSON.stringify(row)) + 1;
+  for (const chunk of chunkBySize(rows, jsonBytes, Math.max(1024, sql.maxStatementBytes - 16 * 1024))) {
     for (const id of await run(chunk)) done.add(id);
   }
   return done;

@@ -3,7 +3,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { eventEnvelope, MAX_EVENT_BYTES } from '../../schemas/event.ts';
+import { eventEnvelope, MAX_BATCH_EVENTS, MAX_EVENT_BYTES } from '../../schemas/event.ts';
 import { EventTooLargeError, EventValidationError, type IngestDeps, ingestEvents, validateEvents } from '../core/ingest.ts';
 import { checkHealth, getEventStatus, summarizeBacklog } from '../core/queries.ts';
 import { redriveFailed } from '../core/redrive.ts';
@@ -11,7 +11,6 @@ import type { Logger } from '../ports.ts';
 import { correlationId, flushMetrics, HttpError, httpErrors, json, normalizeHeaders, readJsonBody } from './http.ts';
 import { openApiDocument, SWAGGER_PAGE } from './openapi.ts';
 
-export const MAX_BATCH_EVENTS = 100;
 const SINGLE_BODY_BYTES = 2 * MAX_EVENT_BYTES;
 const BATCH_BODY_BYTES = 1024 * 1024;
 const ADMIN_BODY_BYTES = 64 * 1024;

@@ -85,14 +85,4 @@ export function parseErrorNotes<T>(ids: readonly string[], values: Raw): Map<str
 /** Key of the hash that holds retry notes beside the stream. */
 export const errorNotesKey = (streamKey: string): string => `${streamKey}:errors`;
 
-/** Milliseconds part of a stream id ("1700000000000-0" → 1700000000000). */
-export function streamIdTime(id: string): number {
-  return Number(id.split('-')[0]);
-}
-
-/** -1 / 0 / 1 comparing two stream ids. */
-export function compareStreamIds(a: string, b: string): number {
-  const [am = 0, as = 0] = a.split('-').map(Number);
-  const [bm = 0, bs = 0] = b.split('-').map(Number);
-  return am === bm ? Math.sign(as - bs) : Math.sign(am - bm);
-}
+export { compareStreamIds, streamIdTime } from '../../stream-ids.ts';
