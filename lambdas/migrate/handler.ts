@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { loadMigrations, MIGRATIONS_DIR } from '../adapters/migration-files.ts';
 import { loadConfig } from '../config.ts';
 import { migrate } from '../core/migrations.ts';
+import { withRetries } from '../core/retry.ts';
+import { DependencyUnavailableError } from '../errors.ts';
 import { createSqlExecutor } from '../deps.ts';
 
 /** Beside the bundle in Lambda; the repo's folder when run from source. */
@@ -16,7 +18,14 @@ function migrationsDir(): string {
 export async function handler(): Promise<{ applied: string[] }> {
   const sql = await createSqlExecutor(loadConfig());
   try {
-    return { applied: await migrate(sql, loadMigrations(migrationsDir())) };
+    // A paused Aurora Serverless v2 cluster answers DatabaseResumingException for ~15 s; wait it out.
+    const applied = await withRetries(() => migrate(sql, loadMigrations(migrationsDir())), {
+      attempts: 8,
+      baseMs: 1000,
+      isRetryable: (error) => error instanceof DependencyUnavailableError,
+      onRetry: (error, attempt, delayMs) => console.warn(`migrate: attempt ${attempt} failed (${String(error)}); retrying in ${delayMs} ms`),
+    });
+    return { applied };
   } finally {
     await sql.close();
   }
