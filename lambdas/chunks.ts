@@ -5,7 +5,12 @@
  * Groups items into batches of at most `maxCount` items and `maxBytes` bytes (by `sizeOf`). An item
  * larger than maxBytes on its own goes alone, so the service's own limit decides its fate.
  */
-export function chunkBySize<T>(items: readonly T[], sizeOf: (item: T) => number, maxBytes: number, maxCount = Number.POSITIVE_INFINITY): T[][] {
+export function chunkBySize<T>(
+  items: readonly T[],
+  sizeOf: (item: T) => number,
+  maxBytes: number,
+  maxCount = Number.POSITIVE_INFINITY,
+): T[][] {
   const chunks: T[][] = [];
   let current: T[] = [];
   let currentBytes = 0;

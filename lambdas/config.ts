@@ -21,7 +21,10 @@ const schema = z.object({
   [ENV.dbName]: z._default(z.string(), 'eventflow'),
   [ENV.rdsDataEndpoint]: optionalUrl,
   [ENV.streamDriver]: z._default(z.enum(['ioredis', 'upstash'], { error: 'must be ioredis or upstash' }), 'ioredis'),
-  [ENV.redisUrl]: z._default(z.string().check(z.regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' })), 'redis://127.0.0.1:6379'),
+  [ENV.redisUrl]: z._default(
+    z.string().check(z.regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' })),
+    'redis://127.0.0.1:6379',
+  ),
   [ENV.upstashUrl]: optionalUrl,
   [ENV.upstashToken]: z.optional(z.string()),
   [ENV.upstashSecretArn]: z.optional(z.string().check(z.minLength(1))),

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Config } from './config.ts';
-import type { EventStream, IngestFallbackQueue, DeadLetterQueue, SqlExecutor } from './ports.ts';
+import type { DeadLetterQueue, EventStream, IngestFallbackQueue, SqlExecutor } from './ports.ts';
 
 /** The SQL adapter for `config.sql.driver`. Drivers not chosen are never loaded. */
 export async function createSqlExecutor(config: Config): Promise<SqlExecutor> {
@@ -55,7 +55,12 @@ export async function createEventStream(config: Config, options: { maxBlockMs?: 
     return createUpstashStream({ ...credentials, streamKey: stream.key, group: stream.group });
   }
   const { createIoredisStream } = await import('./adapters/stream/ioredis.ts');
-  return createIoredisStream({ url: stream.redisUrl, streamKey: stream.key, group: stream.group, maxBlockMs: options.maxBlockMs ?? 0 });
+  return createIoredisStream({
+    url: stream.redisUrl,
+    streamKey: stream.key,
+    group: stream.group,
+    maxBlockMs: options.maxBlockMs ?? 0,
+  });
 }
 
 /** SQS queues that are configured (both are optional). */
@@ -72,5 +77,8 @@ export async function createQueues(config: Config): Promise<{ dlq?: DeadLetterQu
 
 /** A consumer name unique to this process/container, so the group can tell consumers apart. */
 export function consumerName(config: Config): string {
-  return config.consumer.name ?? `${process.env.AWS_LAMBDA_LOG_STREAM_NAME ? 'lambda' : hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  return (
+    config.consumer.name ??
+    `${process.env.AWS_LAMBDA_LOG_STREAM_NAME ? 'lambda' : hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
+  );
 }

@@ -2,14 +2,7 @@
 // Only what the pipeline uses is here; core/ must never import an SDK, only these types.
 
 /** A value bound to a named `:param`. Wrap JSON and UUIDs so adapters can send the right type hint. */
-export type SqlParam =
-  | string
-  | number
-  | boolean
-  | null
-  | Date
-  | { readonly json: unknown }
-  | { readonly uuid: string };
+export type SqlParam = string | number | boolean | null | Date | { readonly json: unknown } | { readonly uuid: string };
 
 export const sqlJson = (value: unknown): { readonly json: unknown } => ({ json: value });
 export const sqlUuid = (value: string): { readonly uuid: string } => ({ uuid: value });

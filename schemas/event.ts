@@ -51,17 +51,18 @@ export const eventEnvelope = z.strictObject(
     event_id: z.optional(z.uuid({ error: 'must be a UUID' })),
     event_type: z.enum(EVENT_TYPES, { error: `must be one of ${EVENT_TYPES.join(', ')}` }),
     user_id: z.optional(
-      z.string({ error: 'must be a string' }).check(
-        z.minLength(1, { error: 'must not be empty' }),
-        z.maxLength(255, { error: 'must be at most 255 characters' }),
-      ),
+      z
+        .string({ error: 'must be a string' })
+        .check(z.minLength(1, { error: 'must not be empty' }), z.maxLength(255, { error: 'must be at most 255 characters' })),
     ),
     timestamp: z.optional(
       z.iso.datetime({ offset: true, local: true, error: 'must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z' }),
     ),
     properties: z.optional(properties),
   },
-  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field: ${issue.keys.join(', ')}` : 'must be a JSON object') },
+  {
+    error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field: ${issue.keys.join(', ')}` : 'must be a JSON object'),
+  },
 );
 
 export type EventEnvelope = z.infer<typeof eventEnvelope>;

@@ -10,7 +10,9 @@ const config = loadConfig();
 const sql = await createSqlExecutor(config);
 try {
   const applied = await migrate(sql, loadMigrations());
-  console.log(applied.length ? `applied ${applied.join(', ')} to ${describeSql(config)}` : `${describeSql(config)} is up to date`);
+  console.log(
+    applied.length ? `applied ${applied.join(', ')} to ${describeSql(config)}` : `${describeSql(config)} is up to date`,
+  );
 } catch (error) {
   console.error(`eventflow migrate: ${(error as Error).message}`);
   process.exitCode = 1;

@@ -1,8 +1,8 @@
 // Sends realistic mixed events (some deliberately invalid) to the ingest API at a steady rate and summarises the replies.
 // Must never exceed its concurrency bound nor exit non-zero for refused events: only an unreachable server fails the run.
 import { parseArgs } from 'node:util';
-import { createEventGenerator, type EventKind, type GeneratedEvent } from './lib/event-generator.ts';
 import { MAX_BATCH_EVENTS } from '../schemas/event.ts';
+import { createEventGenerator, type EventKind, type GeneratedEvent } from './lib/event-generator.ts';
 
 const USAGE = `Usage: npm run producer -- [options]
 
@@ -38,7 +38,13 @@ class UsageError extends Error {
   override name = 'UsageError';
 }
 
-function parseNumber(flag: string, raw: string | undefined, fallback: number, check: (n: number) => boolean, rule: string): number {
+function parseNumber(
+  flag: string,
+  raw: string | undefined,
+  fallback: number,
+  check: (n: number) => boolean,
+  rule: string,
+): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(value) || !check(value)) {
@@ -79,8 +85,20 @@ function parseConfig(argv: readonly string[]): ProducerConfig | 'help' {
     batch:
       values.batch === undefined
         ? null
-        : parseNumber('batch', values.batch, 1, (n) => isPositiveInteger(n) && n <= MAX_BATCH, `an integer from 1 to ${MAX_BATCH}`),
-    concurrency: parseNumber('concurrency', values.concurrency, 16, (n) => isPositiveInteger(n) && n <= 1000, 'an integer from 1 to 1000'),
+        : parseNumber(
+            'batch',
+            values.batch,
+            1,
+            (n) => isPositiveInteger(n) && n <= MAX_BATCH,
+            `an integer from 1 to ${MAX_BATCH}`,
+          ),
+    concurrency: parseNumber(
+      'concurrency',
+      values.concurrency,
+      16,
+      (n) => isPositiveInteger(n) && n <= 1000,
+      'an integer from 1 to 1000',
+    ),
     apiKey: values['api-key'] ?? process.env.EVENTFLOW_API_KEY,
     seed: parseNumber('seed', values.seed, Math.floor(Math.random() * 2 ** 31), Number.isSafeInteger, 'an integer'),
     timeoutMs: parseNumber('timeout', values.timeout, 10_000, isPositiveInteger, 'a positive integer (milliseconds)'),
@@ -223,7 +241,9 @@ function record(tally: Tally, shipment: Shipment, result: RequestResult): void {
   // 5xx, 409 (event_id reused with other content) and 429 (throttled) say nothing about the contract.
   const judged = result.status < 500 && result.status !== 409 && result.status !== 429;
   if (judged && Math.floor(result.status / 100) !== expectedStatusClass(shipment.events)) {
-    tally.surprises.push(`${describeShipment(shipment.events)} got ${result.status}: ${JSON.stringify(result.body).slice(0, 200)}`);
+    tally.surprises.push(
+      `${describeShipment(shipment.events)} got ${result.status}: ${JSON.stringify(result.body).slice(0, 200)}`,
+    );
   }
 }
 
@@ -321,7 +341,10 @@ function summary(config: ProducerConfig, tally: Tally, seconds: number): string 
   const route = config.batch === null ? '/events' : `/events/batch (${config.batch} per request)`;
   const rows: Array<[string, string]> = [
     ['target', `${config.baseUrl}${route}`],
-    ['sent', `${tally.eventsDone} events in ${seconds.toFixed(1)} s (${(tally.eventsDone / Math.max(seconds, 0.001)).toFixed(1)} events/s), seed ${config.seed}`],
+    [
+      'sent',
+      `${tally.eventsDone} events in ${seconds.toFixed(1)} s (${(tally.eventsDone / Math.max(seconds, 0.001)).toFixed(1)} events/s), seed ${config.seed}`,
+    ],
     [
       'generated',
       `valid ${tally.generated.valid}, schema-invalid ${tally.generated.schema_invalid} (expect 400), rule-invalid ${tally.generated.rule_invalid} (expect 202, then dead-lettered)`,
@@ -334,7 +357,10 @@ function summary(config: ProducerConfig, tally: Tally, seconds: number): string 
     ['errors', `${tally.serverFailed} events in 5xx replies, ${tally.lost} events without a reply`],
   );
   for (const [code, count] of tally.networkErrors) rows.push([`  ${code}`, `${count} requests`]);
-  rows.push(['latency', `p50 ${formatMs(percentile(sorted, 50))}  p95 ${formatMs(percentile(sorted, 95))}  p99 ${formatMs(percentile(sorted, 99))}`]);
+  rows.push([
+    'latency',
+    `p50 ${formatMs(percentile(sorted, 50))}  p95 ${formatMs(percentile(sorted, 95))}  p99 ${formatMs(percentile(sorted, 99))}`,
+  ]);
   if (tally.surprises.length > 0) {
     rows.push(['unexpected', `${tally.surprises.length} replies contradict the event's kind, e.g.:`]);
     for (const surprise of tally.surprises.slice(0, 3)) rows.push(['', surprise]);

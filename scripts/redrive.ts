@@ -65,7 +65,9 @@ try {
   } else {
     console.log(`replayed ${result.event_ids.length} failed event(s) onto stream "${config.stream.key}"`);
     if (result.publish_deferred > 0) {
-      console.log(`  ${result.publish_deferred} could not be published now (stream unavailable); the consumer's reconciler publishes them`);
+      console.log(
+        `  ${result.publish_deferred} could not be published now (stream unavailable); the consumer's reconciler publishes them`,
+      );
     }
   }
 } catch (error) {

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 
 // Node 20 is still supported by the SDK releases pinned here; the deprecation notice is for upgraders.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 import { describeSql, LocalDependencyError, startLocalStack } from './lib/local-stack.ts';
 
 const USAGE = `usage: npm start [-- --api-only | --consumer-only]
@@ -32,8 +33,11 @@ try {
   const stack = await startLocalStack({ api: !args['consumer-only'], consumer: !args['api-only'] });
   const { config } = stack;
   if (!stack.url) {
-    console.log(`EventFlow consumer running (${config.stream.driver} key "${config.stream.key}", group "${config.stream.group}", ${describeSql(config)}). Ctrl-C stops after the batch in flight.`);
-  } else console.log(`EventFlow is running${args['api-only'] ? ' (API only, no consumer)' : ''}
+    console.log(
+      `EventFlow consumer running (${config.stream.driver} key "${config.stream.key}", group "${config.stream.group}", ${describeSql(config)}). Ctrl-C stops after the batch in flight.`,
+    );
+  } else
+    console.log(`EventFlow is running${args['api-only'] ? ' (API only, no consumer)' : ''}
   API            ${stack.url}   (POST /events, POST /events/batch, GET /events/{id}, GET /health)
   docs           ${stack.url}/docs   ${stack.url}/openapi.json
   metrics        ${stack.url}/metrics (Prometheus)   ${stack.url}/metrics/summary
@@ -47,7 +51,8 @@ Ctrl-C stops (the batch in flight is finished first).`);
     signalled = true;
     console.log(`\n${signal}: finishing the batch in flight…`);
     const summary = await stack.stop();
-    if (summary) console.log(`stopped: ${summary.processed} processed, ${summary.failed} failed, ${summary.duplicates} duplicates this run`);
+    if (summary)
+      console.log(`stopped: ${summary.processed} processed, ${summary.failed} failed, ${summary.duplicates} duplicates this run`);
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));

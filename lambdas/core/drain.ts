@@ -4,7 +4,16 @@ import { createHash } from 'node:crypto';
 import { type AcceptedEvent, enrich, parseStreamedEvent, ruleViolations } from '../../schemas/event.ts';
 import { DependencyUnavailableError, errorMessage, errorType, SqlStatementError } from '../errors.ts';
 import type { Metrics } from '../observability/metric-names.ts';
-import type { Clock, DeadLetterQueue, ErrorRecord, EventStream, IngestFallbackQueue, Logger, SqlExecutor, StreamEntry } from '../ports.ts';
+import type {
+  Clock,
+  DeadLetterQueue,
+  ErrorRecord,
+  EventStream,
+  IngestFallbackQueue,
+  Logger,
+  SqlExecutor,
+  StreamEntry,
+} from '../ports.ts';
 import { streamIdTime } from '../stream-ids.ts';
 import { runMaintenance } from './maintenance.ts';
 import { type FailedRow, type ProcessedRow, recordFailed, recordProcessed } from './store.ts';
@@ -74,7 +83,9 @@ export function backoffMs(deliveries: number, settings: Pick<DrainSettings, 'ret
 
 /** A stable UUID for an entry that carries no usable event_id, so its dead letter is written once. */
 export function entryEventId(entry: StreamEntry): string {
-  const hex = createHash('sha1').update(`${entry.id}\n${entry.data ?? ''}`).digest('hex');
+  const hex = createHash('sha1')
+    .update(`${entry.id}\n${entry.data ?? ''}`)
+    .digest('hex');
   const variant = ((Number.parseInt(hex.slice(16, 17), 16) & 0x3) | 0x8).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
@@ -102,7 +113,14 @@ function unparsableFailure(entry: Delivery): FailedRow {
 }
 
 function eventFailure(event: AcceptedEvent, type: string, message: string, attempts: number): FailedRow {
-  return { event_id: event.event_id, payload: event, received_at: event.received_at, error_type: type, error_message: message, attempts };
+  return {
+    event_id: event.event_id,
+    payload: event,
+    received_at: event.received_at,
+    error_type: type,
+    error_message: message,
+    attempts,
+  };
 }
 
 /** Creates the drain loop bound to its dependencies; `handleBatch` is exposed for tests. */
@@ -115,7 +133,13 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
   ): Promise<{ written: Set<string>; failedWrites: Array<{ item: (typeof items)[number]; error: unknown }> }> {
     if (items.length === 0) return { written: new Set(), failedWrites: [] };
     try {
-      return { written: await recordProcessed(sql, items.map((item) => item.row)), failedWrites: [] };
+      return {
+        written: await recordProcessed(
+          sql,
+          items.map((item) => item.row),
+        ),
+        failedWrites: [],
+      };
     } catch (error) {
       if (!(error instanceof SqlStatementError) || items.length === 1) {
         return { written: new Set(), failedWrites: items.map((item) => ({ item, error })) };
@@ -165,7 +189,11 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
       const violations = ruleViolations(event, { now, futureSkewMs: settings.futureSkewMs });
       if (violations.length > 0) {
         const message = violations.map((v) => `${v.path} ${v.message}`).join('; ');
-        failures.push({ delivery, row: eventFailure(event, RULE_VIOLATION, message, delivery.deliveries), eventType: event.event_type });
+        failures.push({
+          delivery,
+          row: eventFailure(event, RULE_VIOLATION, message, delivery.deliveries),
+          eventType: event.event_type,
+        });
         continue;
       }
       if (delivery.deliveries > settings.maxAttempts) {
@@ -227,7 +255,10 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
 
     if (failures.length > 0) {
       try {
-        const failedAt = await recordFailed(sql, failures.map((f) => f.row));
+        const failedAt = await recordFailed(
+          sql,
+          failures.map((f) => f.row),
+        );
         const letters = [];
         for (const failure of failures) {
           ackNow.push(failure.delivery.id);
@@ -296,12 +327,24 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
     const due = candidates.filter((p) => p.idleMs >= backoffMs(p.deliveries, settings)).slice(0, settings.batchSize);
     if (due.length === 0) return [];
     const deliveriesById = new Map(due.map((p) => [p.id, p.deliveries]));
-    const claimed = await stream.claim(settings.consumer, due.map((p) => p.id), settings.retryBaseMs);
+    const claimed = await stream.claim(
+      settings.consumer,
+      due.map((p) => p.id),
+      settings.retryBaseMs,
+    );
     return claimed.map((entry) => ({ ...entry, deliveries: (deliveriesById.get(entry.id) ?? 0) + 1 }));
   }
 
   async function drain(budget: DrainBudget): Promise<DrainSummary> {
-    const summary: DrainSummary = { batches: 0, processed: 0, failed: 0, duplicates: 0, retried: 0, republished: 0, fromFallback: 0 };
+    const summary: DrainSummary = {
+      batches: 0,
+      processed: 0,
+      failed: 0,
+      duplicates: 0,
+      retried: 0,
+      republished: 0,
+      fromFallback: 0,
+    };
     const stopping = () => budget.shouldStop?.() === true || budget.remainingMs() < budget.marginMs;
     let lastMaintenance = Number.NEGATIVE_INFINITY;
     let idlePollMs = 0;
@@ -323,7 +366,10 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
           const blockMs =
             settings.mode === 'continuous' ? Math.max(0, Math.min(settings.blockMs, budget.remainingMs() - budget.marginMs)) : 0;
           const asked = performance.now();
-          const entries = await stream.readNew(settings.consumer, { count: settings.batchSize, ...(blockMs > 0 ? { blockMs } : {}) });
+          const entries = await stream.readNew(settings.consumer, {
+            count: settings.batchSize,
+            ...(blockMs > 0 ? { blockMs } : {}),
+          });
           batch = entries.map((entry) => ({ ...entry, deliveries: 1 }));
           if (batch.length === 0) {
             if (settings.mode === 'scheduled') break;

@@ -28,7 +28,10 @@ export class EventValidationError extends Error {
 /** An event is larger than MAX_EVENT_BYTES; nothing was stored. */
 export class EventTooLargeError extends Error {
   override readonly name = 'EventTooLargeError';
-  constructor(readonly path: string, readonly bytes: number) {
+  constructor(
+    readonly path: string,
+    readonly bytes: number,
+  ) {
     super(`${path} is ${bytes} bytes serialized; the limit is ${MAX_EVENT_BYTES}`);
   }
 }
@@ -102,7 +105,10 @@ export async function ingestEvents({ events, timestampGiven }: ValidatedEvents, 
 
   const repeats = events.filter((event) => !inserted.has(event.event_id));
   const stored: Map<string, StoredRaw> = repeats.length
-    ? await findRawEvents(deps.sql, repeats.map((event) => event.event_id))
+    ? await findRawEvents(
+        deps.sql,
+        repeats.map((event) => event.event_id),
+      )
     : new Map();
 
   const results: IngestResult[] = [];

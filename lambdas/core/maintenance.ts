@@ -107,7 +107,10 @@ export async function runMaintenance(deps: MaintenanceDeps, settings: Maintenanc
     // Bounded per run so one consumer's chores cannot starve its drain loop.
     for (let page = 0; page < 20; page++) {
       const stranded = await claimUnresolved(sql, { cutoff, limit: PAYLOAD_ROWS_PER_QUERY });
-      republished += await publishStored(stream, stranded.map((row) => row.payload));
+      republished += await publishStored(
+        stream,
+        stranded.map((row) => row.payload),
+      );
       if (stranded.length < PAYLOAD_ROWS_PER_QUERY) break;
     }
     if (republished > 0) {

@@ -58,7 +58,11 @@ async function probe(check: () => Promise<unknown>, timeoutMs: number): Promise<
     ]);
     return { status: 'up', latency_ms: Math.round(performance.now() - started) };
   } catch (error) {
-    return { status: 'down', latency_ms: Math.round(performance.now() - started), error: error instanceof Error ? error.message : String(error) };
+    return {
+      status: 'down',
+      latency_ms: Math.round(performance.now() - started),
+      error: error instanceof Error ? error.message : String(error),
+    };
   } finally {
     clearTimeout(timer);
   }
@@ -88,7 +92,9 @@ export function summarizeBacklog(stats: StreamStats, now: Date): BacklogSummary 
     lag: stats.lag,
     pending: stats.pending,
     queue_depth: (stats.lag ?? 0) + stats.pending,
-    oldest_pending_age_seconds: stats.oldestPendingId ? Math.max(0, (now.getTime() - streamIdTime(stats.oldestPendingId)) / 1000) : null,
+    oldest_pending_age_seconds: stats.oldestPendingId
+      ? Math.max(0, (now.getTime() - streamIdTime(stats.oldestPendingId)) / 1000)
+      : null,
     consumers: stats.consumers,
   };
 }

@@ -33,7 +33,10 @@ export async function redriveFailed(
   const eventIds: string[] = [];
   let deferred = 0;
   while (eventIds.length < request.limit) {
-    const page = await reopenFailed(deps.sql, { ...filter, limit: Math.min(PAYLOAD_ROWS_PER_QUERY, request.limit - eventIds.length) });
+    const page = await reopenFailed(deps.sql, {
+      ...filter,
+      limit: Math.min(PAYLOAD_ROWS_PER_QUERY, request.limit - eventIds.length),
+    });
     eventIds.push(...page.map((row) => row.event_id));
     const events = page.map((row) => parseStreamedEvent(JSON.stringify(row.payload))).filter((event) => event !== null);
     try {

@@ -32,7 +32,12 @@ export function insertRawEvents(
   publishedAt: Date | null = null,
 ): Promise<Set<string>> {
   const republished_at = publishedAt?.toISOString() ?? null;
-  const rows = events.map((event) => ({ event_id: event.event_id, payload: event, received_at: event.received_at, republished_at }));
+  const rows = events.map((event) => ({
+    event_id: event.event_id,
+    payload: event,
+    received_at: event.received_at,
+    republished_at,
+  }));
   return inChunks(sql, rows, async (chunk) => {
     const result = await sql.query<{ event_id: string }>(RAW_INSERT, { rows: sqlJson(chunk) });
     return result.rows.map((row) => row.event_id);

@@ -54,23 +54,35 @@ const postEvent: Route = async ({ event, headers }, deps) => {
   if (result.status === 'conflict') {
     throw new HttpError(409, 'event_id_conflict', `${result.event_id}: ${result.message}`);
   }
-  return json(202, { event_id: result.event_id, status: 'accepted', received_at: result.received_at, duplicate: result.duplicate });
+  return json(202, {
+    event_id: result.event_id,
+    status: 'accepted',
+    received_at: result.received_at,
+    duplicate: result.duplicate,
+  });
 };
 
 const batchBody = z.strictObject(
   {
-    events: z.array(z.unknown(), { error: 'must be an array of events' }).check(
-      z.minLength(1, { error: 'must hold at least one event' }),
-      z.maxLength(MAX_BATCH_EVENTS, { error: `must hold at most ${MAX_BATCH_EVENTS} events` }),
-    ),
+    events: z
+      .array(z.unknown(), { error: 'must be an array of events' })
+      .check(
+        z.minLength(1, { error: 'must hold at least one event' }),
+        z.maxLength(MAX_BATCH_EVENTS, { error: `must hold at most ${MAX_BATCH_EVENTS} events` }),
+      ),
   },
-  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field: ${issue.keys.join(', ')}` : 'must be a JSON object') },
+  {
+    error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field: ${issue.keys.join(', ')}` : 'must be a JSON object'),
+  },
 );
 
 const postBatch: Route = async ({ event, headers }, deps) => {
   const parsed = batchBody.safeParse(readJsonBody(event, headers, BATCH_BODY_BYTES));
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || '(body)', message: issue.message }));
+    const issues = parsed.error.issues.map((issue) => ({
+      path: issue.path.map(String).join('.') || '(body)',
+      message: issue.message,
+    }));
     throw new HttpError(400, 'validation_failed', 'the batch does not match the contract', { issues });
   }
   const results = await acceptAndStore(parsed.data.events, deps, (i) => `events[${i}]`);
@@ -81,7 +93,9 @@ const postBatch: Route = async ({ event, headers }, deps) => {
 const getEvent: Route = async ({ params }, deps) => {
   const id = params.id ?? '';
   if (!UUID.test(id)) {
-    throw new HttpError(400, 'validation_failed', 'event id must be a UUID', { issues: [{ path: 'id', message: 'must be a UUID' }] });
+    throw new HttpError(400, 'validation_failed', 'event id must be a UUID', {
+      issues: [{ path: 'id', message: 'must be a UUID' }],
+    });
   }
   const status = await getEventStatus(deps.sql, id.toLowerCase());
   if (!status) throw new HttpError(404, 'not_found', `no event ${id} was accepted`);
@@ -103,7 +117,9 @@ const redriveBody = z.strictObject(
     limit: z.optional(z.int().check(z.gte(1), z.lte(10_000))),
     dry_run: z.optional(z.boolean()),
   },
-  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field: ${issue.keys.join(', ')}` : 'must be a JSON object') },
+  {
+    error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field: ${issue.keys.join(', ')}` : 'must be a JSON object'),
+  },
 );
 
 const postRedrive: Route = async ({ event, headers }, deps) => {
@@ -113,7 +129,10 @@ const postRedrive: Route = async ({ event, headers }, deps) => {
   }
   const parsed = redriveBody.safeParse(readJsonBody(event, headers, ADMIN_BODY_BYTES));
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || '(body)', message: issue.message }));
+    const issues = parsed.error.issues.map((issue) => ({
+      path: issue.path.map(String).join('.') || '(body)',
+      message: issue.message,
+    }));
     throw new HttpError(400, 'validation_failed', 'the redrive request does not match the contract', { issues });
   }
   const body = parsed.data;
@@ -140,7 +159,11 @@ const getInfo: Route = async () =>
   });
 
 const getOpenApi: Route = async () => json(200, openApiDocument(eventEnvelope));
-const getDocs: Route = async () => ({ statusCode: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: SWAGGER_PAGE });
+const getDocs: Route = async () => ({
+  statusCode: 200,
+  headers: { 'content-type': 'text/html; charset=utf-8' },
+  body: SWAGGER_PAGE,
+});
 
 /** "METHOD /path/{param}" → route. The same table drives the CDK resources' documentation. */
 export const ROUTES: Record<string, Route> = {
@@ -187,11 +210,20 @@ export function createIngestApp(deps: IngestAppDeps) {
     const { route, params, allowed } = matchRoute(method, event.path ?? '/');
     if (!route) {
       if (allowed.length > 0) {
-        throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${event.path}`, { headers: { allow: allowed.join(', ') } });
+        throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${event.path}`, {
+          headers: { allow: allowed.join(', ') },
+        });
       }
       throw new HttpError(404, 'not_found', `no route for ${method} ${event.path}`);
     }
-    return route({ event, headers: normalizeHeaders(event.headers), params: { ...params, ...(event.pathParameters ?? {}) } as Record<string, string> }, deps);
+    return route(
+      {
+        event,
+        headers: normalizeHeaders(event.headers),
+        params: { ...params, ...(event.pathParameters ?? {}) } as Record<string, string>,
+      },
+      deps,
+    );
   };
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
     .use(correlationId(deps.logger))

@@ -15,7 +15,11 @@ export class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly extra: { readonly issues?: readonly Issue[]; readonly headers?: Record<string, string>; readonly path?: string } = {},
+    readonly extra: {
+      readonly issues?: readonly Issue[];
+      readonly headers?: Record<string, string>;
+      readonly path?: string;
+    } = {},
   ) {
     super(message);
     this.expose = status < 500;
@@ -70,7 +74,9 @@ export function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string
 const CORRELATION_HEADERS = ['x-correlation-id', 'x-request-id'];
 
 /** Correlation id from the client or API Gateway; logged with every line and echoed back. */
-export function correlationId(logger: Logger & { appendKeys?(keys: Record<string, unknown>): void }): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+export function correlationId(
+  logger: Logger & { appendKeys?(keys: Record<string, unknown>): void },
+): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
   let id = '';
   return {
     before: function correlationIdBefore(request) {
@@ -88,7 +94,10 @@ export function correlationId(logger: Logger & { appendKeys?(keys: Record<string
 }
 
 /** Maps errors to responses: HttpError as itself, dependency outages to 503, anything else to a bare 500. */
-export function httpErrors(logger: Logger, metrics: Metrics): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context> {
+export function httpErrors(
+  logger: Logger,
+  metrics: Metrics,
+): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context> {
   return {
     onError: function httpErrorsOnError(request) {
       const error = request.error;

@@ -14,7 +14,9 @@ const errorBody = {
 };
 
 const errors = (...codes: number[]) =>
-  Object.fromEntries(codes.map((code) => [String(code), { description: String(code), content: { 'application/json': { schema: errorBody } } }]));
+  Object.fromEntries(
+    codes.map((code) => [String(code), { description: String(code), content: { 'application/json': { schema: errorBody } } }]),
+  );
 
 export function openApiDocument(envelope: z.ZodMiniType): Record<string, unknown> {
   const eventSchema = z.toJSONSchema(envelope, { unrepresentable: 'any', target: 'openapi-3.0' });
@@ -35,7 +37,10 @@ export function openApiDocument(envelope: z.ZodMiniType): Record<string, unknown
         post: {
           summary: 'Accept one event',
           requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Event' } } } },
-          responses: { '202': { description: 'accepted: stored durably, will be processed once' }, ...errors(400, 409, 413, 415, 503) },
+          responses: {
+            '202': { description: 'accepted: stored durably, will be processed once' },
+            ...errors(400, 409, 413, 415, 503),
+          },
         },
       },
       '/events/batch': {
@@ -45,11 +50,18 @@ export function openApiDocument(envelope: z.ZodMiniType): Record<string, unknown
             required: true,
             content: {
               'application/json': {
-                schema: { type: 'object', properties: { events: { type: 'array', maxItems: 100, items: { $ref: '#/components/schemas/Event' } } } },
+                schema: {
+                  type: 'object',
+                  properties: { events: { type: 'array', maxItems: 100, items: { $ref: '#/components/schemas/Event' } } },
+                },
               },
             },
           },
-          responses: { '202': { description: 'all accepted' }, '207': { description: 'some event_ids conflicted' }, ...errors(400, 413, 415, 503) },
+          responses: {
+            '202': { description: 'all accepted' },
+            '207': { description: 'some event_ids conflicted' },
+            ...errors(400, 413, 415, 503),
+          },
         },
       },
       '/events/{id}': {
@@ -59,8 +71,19 @@ export function openApiDocument(envelope: z.ZodMiniType): Record<string, unknown
           responses: { '200': { description: 'status' }, ...errors(400, 404, 503) },
         },
       },
-      '/health': { get: { summary: 'Dependency status and latency', security: [], responses: { '200': { description: 'ok' }, '503': { description: 'degraded' } } } },
-      '/metrics/summary': { get: { summary: 'Backlog: stream length, lag, pending, oldest pending age', responses: { '200': { description: 'summary' } } } },
+      '/health': {
+        get: {
+          summary: 'Dependency status and latency',
+          security: [],
+          responses: { '200': { description: 'ok' }, '503': { description: 'degraded' } },
+        },
+      },
+      '/metrics/summary': {
+        get: {
+          summary: 'Backlog: stream length, lag, pending, oldest pending age',
+          responses: { '200': { description: 'summary' } },
+        },
+      },
       '/admin/redrive': {
         post: {
           summary: 'Replay dead-lettered events (IAM-signed, or x-admin-token locally)',

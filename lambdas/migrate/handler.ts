@@ -6,8 +6,8 @@ import { loadMigrations, MIGRATIONS_DIR } from '../adapters/migration-files.ts';
 import { loadConfig } from '../config.ts';
 import { migrate } from '../core/migrations.ts';
 import { withRetries } from '../core/retry.ts';
-import { DependencyUnavailableError } from '../errors.ts';
 import { createSqlExecutor } from '../deps.ts';
+import { DependencyUnavailableError } from '../errors.ts';
 
 /** Beside the bundle in Lambda; the repo's folder when run from source. */
 function migrationsDir(): string {
@@ -23,7 +23,8 @@ export async function handler(): Promise<{ applied: string[] }> {
       attempts: 8,
       baseMs: 1000,
       isRetryable: (error) => error instanceof DependencyUnavailableError,
-      onRetry: (error, attempt, delayMs) => console.warn(`migrate: attempt ${attempt} failed (${String(error)}); retrying in ${delayMs} ms`),
+      onRetry: (error, attempt, delayMs) =>
+        console.warn(`migrate: attempt ${attempt} failed (${String(error)}); retrying in ${delayMs} ms`),
     });
     return { applied };
   } finally {

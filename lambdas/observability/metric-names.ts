@@ -4,29 +4,96 @@
 export const METRICS_NAMESPACE_DEFAULT = 'EventFlow';
 
 export const COUNTERS = {
-  eventsReceived: { prom: 'events_received_total', emf: 'EventsReceived', help: 'Events accepted by the API', labels: ['event_type'] },
-  eventsProcessed: { prom: 'events_processed_total', emf: 'EventsProcessed', help: 'Events written to processed_events', labels: ['event_type'] },
-  eventsFailed: { prom: 'events_failed_total', emf: 'EventsFailed', help: 'Events written to failed_events', labels: ['event_type', 'error_type'] },
-  eventsDuplicate: { prom: 'events_duplicate_total', emf: 'EventsDuplicate', help: 'Deliveries of events that already had an outcome', labels: ['event_type'] },
-  eventsRetried: { prom: 'events_retried_total', emf: 'EventsRetried', help: 'Deliveries left pending after a transient failure', labels: ['error_type'] },
-  eventsRejected: { prom: 'events_rejected_total', emf: 'EventsRejected', help: 'Requests refused with a 4xx', labels: ['reason'] },
-  eventsRepublished: { prom: 'events_republished_total', emf: 'EventsRepublished', help: 'Raw events re-added to the stream by the reconciler', labels: [] },
-  ingestFallback: { prom: 'events_ingest_fallback_total', emf: 'IngestFallback', help: 'Events accepted into the SQS fallback queue', labels: [] },
-  deadLetterPublishFailed: { prom: 'dead_letter_publish_failed_total', emf: 'DeadLetterPublishFailed', help: 'Failed events that could not be sent to the SQS DLQ', labels: [] },
+  eventsReceived: {
+    prom: 'events_received_total',
+    emf: 'EventsReceived',
+    help: 'Events accepted by the API',
+    labels: ['event_type'],
+  },
+  eventsProcessed: {
+    prom: 'events_processed_total',
+    emf: 'EventsProcessed',
+    help: 'Events written to processed_events',
+    labels: ['event_type'],
+  },
+  eventsFailed: {
+    prom: 'events_failed_total',
+    emf: 'EventsFailed',
+    help: 'Events written to failed_events',
+    labels: ['event_type', 'error_type'],
+  },
+  eventsDuplicate: {
+    prom: 'events_duplicate_total',
+    emf: 'EventsDuplicate',
+    help: 'Deliveries of events that already had an outcome',
+    labels: ['event_type'],
+  },
+  eventsRetried: {
+    prom: 'events_retried_total',
+    emf: 'EventsRetried',
+    help: 'Deliveries left pending after a transient failure',
+    labels: ['error_type'],
+  },
+  eventsRejected: {
+    prom: 'events_rejected_total',
+    emf: 'EventsRejected',
+    help: 'Requests refused with a 4xx',
+    labels: ['reason'],
+  },
+  eventsRepublished: {
+    prom: 'events_republished_total',
+    emf: 'EventsRepublished',
+    help: 'Raw events re-added to the stream by the reconciler',
+    labels: [],
+  },
+  ingestFallback: {
+    prom: 'events_ingest_fallback_total',
+    emf: 'IngestFallback',
+    help: 'Events accepted into the SQS fallback queue',
+    labels: [],
+  },
+  deadLetterPublishFailed: {
+    prom: 'dead_letter_publish_failed_total',
+    emf: 'DeadLetterPublishFailed',
+    help: 'Failed events that could not be sent to the SQS DLQ',
+    labels: [],
+  },
 } as const;
 
 export const GAUGES = {
-  queueDepth: { prom: 'queue_depth', emf: 'QueueDepth', help: 'Backlog: entries not yet delivered plus delivered and unacknowledged', labels: [] },
+  queueDepth: {
+    prom: 'queue_depth',
+    emf: 'QueueDepth',
+    help: 'Backlog: entries not yet delivered plus delivered and unacknowledged',
+    labels: [],
+  },
   queueLag: { prom: 'queue_lag', emf: 'QueueLag', help: 'Entries not yet delivered to the consumer group', labels: [] },
   queuePending: { prom: 'queue_pending', emf: 'QueuePending', help: 'Entries delivered and not acknowledged', labels: [] },
-  oldestPendingAge: { prom: 'queue_oldest_pending_age_seconds', emf: 'OldestPendingAgeSeconds', help: 'Age of the oldest unacknowledged entry', labels: [] },
+  oldestPendingAge: {
+    prom: 'queue_oldest_pending_age_seconds',
+    emf: 'OldestPendingAgeSeconds',
+    help: 'Age of the oldest unacknowledged entry',
+    labels: [],
+  },
   streamLength: { prom: 'stream_length', emf: 'StreamLength', help: 'XLEN of the stream', labels: [] },
   activeWorkers: { prom: 'active_workers', emf: 'ActiveWorkers', help: 'Consumers running', labels: [] },
 } as const;
 
 export const HISTOGRAMS = {
-  processingDuration: { prom: 'event_processing_duration_seconds', emf: 'EventProcessingDuration', help: 'Time to process a batch, per event', labels: ['event_type'], buckets: [0.1, 0.5, 1, 2, 5, 10] },
-  queueWait: { prom: 'event_queue_wait_time_seconds', emf: 'EventQueueWaitTime', help: 'Time from enqueue to outcome', labels: [], buckets: [1, 5, 10, 30, 60, 300] },
+  processingDuration: {
+    prom: 'event_processing_duration_seconds',
+    emf: 'EventProcessingDuration',
+    help: 'Time to process a batch, per event',
+    labels: ['event_type'],
+    buckets: [0.1, 0.5, 1, 2, 5, 10],
+  },
+  queueWait: {
+    prom: 'event_queue_wait_time_seconds',
+    emf: 'EventQueueWaitTime',
+    help: 'Time from enqueue to outcome',
+    labels: [],
+    buckets: [1, 5, 10, 30, 60, 300],
+  },
 } as const;
 
 export type CounterName = keyof typeof COUNTERS;

@@ -156,30 +156,54 @@ type Flaw = readonly [name: string, apply: (body: Record<string, unknown>, rando
 
 /** Mistakes the envelope refuses: the API must answer 400. */
 const SCHEMA_FLAWS: readonly Flaw[] = [
-  ['unknown event_type', (body) => {
-    body.event_type = 'refund';
-  }],
-  ['missing event_type', (body) => {
-    delete body.event_type;
-  }],
-  ['properties not an object', (body) => {
-    body.properties = ['not', 'an', 'object'];
-  }],
-  ['user_id not a string', (body, random) => {
-    body.user_id = random.int(1, 5000);
-  }],
-  ['user_id longer than 255', (body) => {
-    body.user_id = 'u'.repeat(256);
-  }],
-  ['timestamp not a date-time', (body) => {
-    body.timestamp = 'yesterday';
-  }],
-  ['event_id not a UUID', (body, random) => {
-    body.event_id = `evt-${random.int(1, 99_999)}`;
-  }],
-  ['amount outside properties', (body, random) => {
-    body.amount = random.int(1, 100);
-  }],
+  [
+    'unknown event_type',
+    (body) => {
+      body.event_type = 'refund';
+    },
+  ],
+  [
+    'missing event_type',
+    (body) => {
+      delete body.event_type;
+    },
+  ],
+  [
+    'properties not an object',
+    (body) => {
+      body.properties = ['not', 'an', 'object'];
+    },
+  ],
+  [
+    'user_id not a string',
+    (body, random) => {
+      body.user_id = random.int(1, 5000);
+    },
+  ],
+  [
+    'user_id longer than 255',
+    (body) => {
+      body.user_id = 'u'.repeat(256);
+    },
+  ],
+  [
+    'timestamp not a date-time',
+    (body) => {
+      body.timestamp = 'yesterday';
+    },
+  ],
+  [
+    'event_id not a UUID',
+    (body, random) => {
+      body.event_id = `evt-${random.int(1, 99_999)}`;
+    },
+  ],
+  [
+    'amount outside properties',
+    (body, random) => {
+      body.amount = random.int(1, 100);
+    },
+  ],
 ];
 
 /** Mistakes only business rules catch: accepted with 202, then dead-lettered by the consumer. */
@@ -197,9 +221,12 @@ const RULE_FLAWS: readonly Flaw[] = [
       body.properties = properties('user_signup', random);
     },
   ],
-  ['timestamp a day in the future', (body, _random, now) => {
-    body.timestamp = new Date(now.getTime() + 86_400_000).toISOString();
-  }],
+  [
+    'timestamp a day in the future',
+    (body, _random, now) => {
+      body.timestamp = new Date(now.getTime() + 86_400_000).toISOString();
+    },
+  ],
 ];
 
 function purchaseWith(body: Record<string, unknown>, amount: unknown): void {

@@ -44,7 +44,10 @@ export function toApiGatewayEvent(request: IncomingMessage, body: Buffer): APIGa
       authorizer: null,
       protocol: `HTTP/${request.httpVersion}`,
       httpMethod: request.method ?? 'GET',
-      identity: { sourceIp: request.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? null } as APIGatewayProxyEvent['requestContext']['identity'],
+      identity: {
+        sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? null,
+      } as APIGatewayProxyEvent['requestContext']['identity'],
       path: url.pathname,
       stage: 'local',
       requestId,

@@ -2,17 +2,17 @@
 // handler's drain loop running continuously, local protocol endpoints when the serverless drivers are
 // chosen without real endpoints. Used by `npm start`, the HTTP-level tests and the fault suite.
 import type { AddressInfo } from 'node:net';
+import { loadMigrations } from '../../lambdas/adapters/migration-files.ts';
 import { type Config, loadConfig } from '../../lambdas/config.ts';
 import { ENV } from '../../lambdas/config-keys.ts';
 import { drainSettings } from '../../lambdas/consumer/settings.ts';
 import { createDrainer, type DrainSummary } from '../../lambdas/core/drain.ts';
 import { migrate } from '../../lambdas/core/migrations.ts';
-import { loadMigrations } from '../../lambdas/adapters/migration-files.ts';
 import { consumerName, createEventStream, createQueues, createSqlExecutor } from '../../lambdas/deps.ts';
 import { createIngestApp } from '../../lambdas/ingest/app.ts';
 import { createLogger } from '../../lambdas/observability/logger.ts';
 import { createPrometheusMetrics } from '../../lambdas/observability/prometheus-metrics.ts';
-import { systemClock, type EventStream, type SqlExecutor } from '../../lambdas/ports.ts';
+import { type EventStream, type SqlExecutor, systemClock } from '../../lambdas/ports.ts';
 import { uuidv7 } from '../../lambdas/uuidv7.ts';
 import { createLocalApiServer } from './local-api-gateway.ts';
 
@@ -46,7 +46,9 @@ async function startLocalEndpoints(env: Record<string, string | undefined>, log:
   const out = { ...env };
   if (env[ENV.sqlDriver] === 'data-api' && !env[ENV.rdsDataEndpoint]) {
     if (!env[ENV.databaseUrl]) {
-      throw new LocalDependencyError('SQL_DRIVER=data-api needs DATABASE_URL (the local Data API endpoint sits on a real Postgres)');
+      throw new LocalDependencyError(
+        'SQL_DRIVER=data-api needs DATABASE_URL (the local Data API endpoint sits on a real Postgres)',
+      );
     }
     const { startDataApiServer } = await import('../local-endpoints/data-api.ts');
     const server = await startDataApiServer({ databaseUrl: env[ENV.databaseUrl] as string, port: 0 });

@@ -1,12 +1,6 @@
 // Contract of the SQS adapters (dead-letter queue, ingest fallback queue) against a real SQS-compatible
 // endpoint through the real SDK: in-process fauxqs, or TEST_SQS_ENDPOINT. Never mocks the SDK.
-import {
-  CreateQueueCommand,
-  DeleteQueueCommand,
-  type Message,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteQueueCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createSqsClient,
@@ -160,7 +154,14 @@ describe('SQS ingest fallback queue', () => {
   it('round-trips 25 bodies (unicode, ~30 KB) through send, receive and delete', async () => {
     // Arrange
     const queue = createSqsIngestFallbackQueue(client, await newQueue());
-    const unicode = ['héllo wörld', '日本語のテキスト', 'مرحبا بالعالم', 'Привет, мир', '€ ✓ ∑ — “quotes”', 'tab\tand\r\nnewlines'];
+    const unicode = [
+      'héllo wörld',
+      '日本語のテキスト',
+      'مرحبا بالعالم',
+      'Привет, мир',
+      '€ ✓ ∑ — “quotes”',
+      'tab\tand\r\nnewlines',
+    ];
     const large = JSON.stringify({ blob: 'x'.repeat(30 * 1024), tail: 'ü' });
     const bodies = [...unicode, large, ...Array.from({ length: 25 - unicode.length - 1 }, (_, i) => `{"n":${i}}`)];
 

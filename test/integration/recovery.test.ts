@@ -2,8 +2,8 @@
 // Postgres, Redis and a local SQS endpoint. Outages here are switched adapters; test/faults has real ones.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createSqsClient, createSqsDeadLetterQueue, createSqsIngestFallbackQueue } from '../../lambdas/adapters/sqs.ts';
 import { createPgExecutor } from '../../lambdas/adapters/sql/pg.ts';
+import { createSqsClient, createSqsDeadLetterQueue, createSqsIngestFallbackQueue } from '../../lambdas/adapters/sqs.ts';
 import { createIoredisStream } from '../../lambdas/adapters/stream/ioredis.ts';
 import type { SqlExecutor } from '../../lambdas/ports.ts';
 import { type LocalSqs, startLocalSqs } from '../../scripts/local-endpoints/sqs.ts';
@@ -58,7 +58,8 @@ async function setup(settings: Parameters<typeof createTestPipeline>[0]['setting
 }
 
 const outcomeOf = async (id: string) =>
-  (await realSql.query<{ outcome: string | null }>('SELECT outcome FROM raw_events WHERE event_id = :id', { id: { uuid: id } })).rows[0]?.outcome;
+  (await realSql.query<{ outcome: string | null }>('SELECT outcome FROM raw_events WHERE event_id = :id', { id: { uuid: id } }))
+    .rows[0]?.outcome;
 
 describe('a transient database failure while consuming', () => {
   let env: Awaited<ReturnType<typeof setup>>;
@@ -77,7 +78,9 @@ describe('a transient database failure while consuming', () => {
     expect((await env.pipeline.drainOnce()).processed).toBe(0); // backoff (100 ms) not elapsed yet
     await sleep(120);
     expect((await env.pipeline.drainOnce()).processed).toBe(1);
-    const row = await realSql.query('SELECT attempts FROM processed_events WHERE event_id = :id', { id: { uuid: sent.body.event_id } });
+    const row = await realSql.query('SELECT attempts FROM processed_events WHERE event_id = :id', {
+      id: { uuid: sent.body.event_id },
+    });
     expect(row.rows[0]).toEqual({ attempts: 2 });
     expect(await env.pipeline.counter('events_retried_total', { error_type: 'DependencyUnavailableError' })).toBe(1);
   });
@@ -116,11 +119,19 @@ describe('dead letters', () => {
     const sent = await env.pipeline.call('POST', '/events', { body: purchase({ properties: { amount: -1 } }) });
     await env.pipeline.drainOnce();
     const received = await env.client.send(
-      new ReceiveMessageCommand({ QueueUrl: env.dlqUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], WaitTimeSeconds: 1 }),
+      new ReceiveMessageCommand({
+        QueueUrl: env.dlqUrl,
+        MaxNumberOfMessages: 10,
+        MessageAttributeNames: ['All'],
+        WaitTimeSeconds: 1,
+      }),
     );
     const letter = received.Messages?.find((m) => m.MessageAttributes?.event_id?.StringValue === sent.body.event_id);
     expect(letter?.MessageAttributes?.error_type?.StringValue).toBe('RuleViolation');
-    expect(JSON.parse(letter?.Body ?? '{}')).toMatchObject({ event_id: sent.body.event_id, error_message: 'properties.amount must be greater than 0' });
+    expect(JSON.parse(letter?.Body ?? '{}')).toMatchObject({
+      event_id: sent.body.event_id,
+      error_message: 'properties.amount must be greater than 0',
+    });
   });
 
   it('replayed after the cause is fixed end processed exactly once, and the failed row is gone', async () => {
@@ -146,7 +157,10 @@ describe('dead letters', () => {
     });
     expect(redrive.status).toBe(200);
     expect(redrive.body.event_ids).toContain(sent.body.event_id);
-    expect((await env.pipeline.call('GET', `/events/${sent.body.event_id}`)).body).toMatchObject({ status: 'accepted', replay: { count: 1 } });
+    expect((await env.pipeline.call('GET', `/events/${sent.body.event_id}`)).body).toMatchObject({
+      status: 'accepted',
+      replay: { count: 1 },
+    });
 
     await env.pipeline.drainOnce();
     expect(await outcomeOf(sent.body.event_id)).toBe('processed');
@@ -158,9 +172,14 @@ describe('dead letters', () => {
     const env = await setup();
     const sent = await env.pipeline.call('POST', '/events', { body: purchase({ properties: { amount: 0 } }) });
     await env.pipeline.drainOnce();
-    await env.pipeline.call('POST', '/admin/redrive', { body: { all: true }, headers: { 'x-admin-token': 'admin-token-for-tests-0001' } });
+    await env.pipeline.call('POST', '/admin/redrive', {
+      body: { all: true },
+      headers: { 'x-admin-token': 'admin-token-for-tests-0001' },
+    });
     await env.pipeline.drainOnce();
-    const rows = await realSql.query('SELECT replay_count, replayed_at FROM failed_events WHERE event_id = :id', { id: { uuid: sent.body.event_id } });
+    const rows = await realSql.query('SELECT replay_count, replayed_at FROM failed_events WHERE event_id = :id', {
+      id: { uuid: sent.body.event_id },
+    });
     expect(rows.rows).toEqual([{ replay_count: 1, replayed_at: null }]);
     expect(await outcomeOf(sent.body.event_id)).toBe('failed');
   });
@@ -200,7 +219,13 @@ describe('Redis unavailable at ingest', () => {
     const { runMaintenance } = await import('../../lambdas/core/maintenance.ts');
     const { createQuietLogger } = await import('../../lambdas/observability/logger.ts');
     const result = await runMaintenance(
-      { sql: env.sql, stream: env.stream, clock: { now: () => new Date() }, metrics: env.pipeline.metrics, logger: createQuietLogger().logger },
+      {
+        sql: env.sql,
+        stream: env.stream,
+        clock: { now: () => new Date() },
+        metrics: env.pipeline.metrics,
+        logger: createQuietLogger().logger,
+      },
       { batchSize: 10, reconcileGraceMs: 200 },
     );
     expect(result.republished).toBe(0);
@@ -244,7 +269,8 @@ describe('stream trimming', () => {
   it('removes acknowledged entries and never an unacknowledged one', async () => {
     const env = await setup();
     const events = Array.from({ length: 300 }, () => purchase());
-    for (let i = 0; i < 3; i++) await env.pipeline.call('POST', '/events/batch', { body: { events: events.slice(i * 100, i * 100 + 100) } });
+    for (let i = 0; i < 3; i++)
+      await env.pipeline.call('POST', '/events/batch', { body: { events: events.slice(i * 100, i * 100 + 100) } });
     await env.pipeline.drainOnce();
     await env.pipeline.call('POST', '/events', { body: purchase() });
     const unread = await env.stream.readNew(uniqueName('slow'), { count: 1 }); // pending, never acked

@@ -59,9 +59,18 @@ describe.each(modes)('npm start on %s', (_name, driverEnv) => {
   it('serves health, docs, the OpenAPI document and Prometheus metrics', async () => {
     expect((await fetch(`${url}/health`)).status).toBe(200);
     expect(await (await fetch(`${url}/docs`)).text()).toContain('openapi.json');
-    const openapi = (await (await fetch(`${url}/openapi.json`)).json()) as { paths: Record<string, unknown>; components: { schemas: { Event: { properties: Record<string, unknown> } } } };
+    const openapi = (await (await fetch(`${url}/openapi.json`)).json()) as {
+      paths: Record<string, unknown>;
+      components: { schemas: { Event: { properties: Record<string, unknown> } } };
+    };
     expect(Object.keys(openapi.paths)).toContain('/events/batch');
-    expect(Object.keys(openapi.components.schemas.Event.properties)).toEqual(['event_id', 'event_type', 'user_id', 'timestamp', 'properties']);
+    expect(Object.keys(openapi.components.schemas.Event.properties)).toEqual([
+      'event_id',
+      'event_type',
+      'user_id',
+      'timestamp',
+      'properties',
+    ]);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/events_processed_total\{event_type="purchase"\} 1/);
     expect(metrics).toContain('event_queue_wait_time_seconds_bucket');
@@ -80,7 +89,9 @@ describe('npm start without Redis', () => {
     try {
       const run = runScript('scripts/start.ts', [], { PORT: '0', DATABASE_URL: db.url, REDIS_URL: 'redis://127.0.0.1:1' });
       expect(await run.exited()).toBe(1);
-      expect(run.output()).toMatch(/^eventflow: Redis is not reachable at redis:\/\/127\.0\.0\.1:1: start one with `redis-server --daemonize yes` or set REDIS_URL$/m);
+      expect(run.output()).toMatch(
+        /^eventflow: Redis is not reachable at redis:\/\/127\.0\.0\.1:1: start one with `redis-server --daemonize yes` or set REDIS_URL$/m,
+      );
     } finally {
       await db.drop();
     }

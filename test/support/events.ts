@@ -1,8 +1,9 @@
 // Event and request factories for tests: realistic API Gateway proxy events and a fixed Lambda
 // context, so tests read as "POST this body" rather than as event plumbing.
+
+import type { IncomingMessage } from 'node:http';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { localContext, toApiGatewayEvent } from '../../scripts/lib/local-api-gateway.ts';
-import type { IncomingMessage } from 'node:http';
 
 export const lambdaContext = (timeoutMs = 30_000): Context => localContext('eventflow-test', timeoutMs);
 
@@ -14,7 +15,13 @@ export function apiRequest(
   const body = options.rawBody ?? (options.body === undefined ? '' : JSON.stringify(options.body));
   const headers = { ...(body ? { 'Content-Type': 'application/json' } : {}), ...options.headers };
   const rawHeaders = Object.entries(headers).flat();
-  const fake = { url: path, method, rawHeaders, httpVersion: '1.1', socket: { remoteAddress: '127.0.0.1' } } as unknown as IncomingMessage;
+  const fake = {
+    url: path,
+    method,
+    rawHeaders,
+    httpVersion: '1.1',
+    socket: { remoteAddress: '127.0.0.1' },
+  } as unknown as IncomingMessage;
   return toApiGatewayEvent(fake, Buffer.from(body, 'utf8'));
 }
 

@@ -47,7 +47,15 @@ export function createTestPipeline(options: TestPipelineOptions) {
     ...options.settings,
   };
   const drainer = createDrainer(
-    { sql: options.sql, stream: options.stream, ...(options.dlq ? { dlq: options.dlq } : {}), ...(options.fallback ? { fallback: options.fallback } : {}), clock, metrics, logger },
+    {
+      sql: options.sql,
+      stream: options.stream,
+      ...(options.dlq ? { dlq: options.dlq } : {}),
+      ...(options.fallback ? { fallback: options.fallback } : {}),
+      clock,
+      metrics,
+      logger,
+    },
     settings,
   );
 
@@ -55,7 +63,11 @@ export function createTestPipeline(options: TestPipelineOptions) {
   async function call(method: string, path: string, init: Parameters<typeof apiRequest>[2] = {}) {
     const response = await app(apiRequest(method, path, init), lambdaContext());
     const isJson = String(response.headers?.['content-type'] ?? '').includes('json');
-    return { status: response.statusCode, headers: response.headers ?? {}, body: isJson ? JSON.parse(response.body) : response.body };
+    return {
+      status: response.statusCode,
+      headers: response.headers ?? {},
+      body: isJson ? JSON.parse(response.body) : response.body,
+    };
   }
 
   /** One scheduled invocation: drains until the stream has nothing new or due. */

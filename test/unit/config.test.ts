@@ -6,7 +6,12 @@ describe('loadConfig', () => {
   it('runs with no environment at all: embedded database, local Redis, documented defaults', () => {
     const config = loadConfig({});
     expect(config.sql).toEqual({ driver: 'pglite', dataDir: '.eventflow/pglite' });
-    expect(config.stream).toMatchObject({ driver: 'ioredis', redisUrl: 'redis://127.0.0.1:6379', key: 'events', group: 'workers' });
+    expect(config.stream).toMatchObject({
+      driver: 'ioredis',
+      redisUrl: 'redis://127.0.0.1:6379',
+      key: 'events',
+      group: 'workers',
+    });
     expect(config.consumer).toMatchObject({ batchSize: 100, maxAttempts: 3, retryBaseMs: 2000, mode: 'scheduled' });
     expect(config.rules.futureSkewMs).toBe(300_000);
   });

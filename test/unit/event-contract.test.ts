@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { acceptEnvelope, type AcceptedEvent, enrich, parseStreamedEvent, ruleViolations, toUtcIso } from '../../schemas/event.ts';
+import { type AcceptedEvent, acceptEnvelope, enrich, parseStreamedEvent, ruleViolations, toUtcIso } from '../../schemas/event.ts';
 
 const receivedAt = new Date('2026-03-01T12:00:00.000Z');
 const accept = (input: unknown) => acceptEnvelope(input, { receivedAt, newId: () => '01900000-0000-7000-8000-000000000000' });
@@ -41,7 +41,11 @@ describe('the envelope', () => {
     [{ event_type: 'custom', user_id: 7 }, 'user_id', 'must be a string'],
     [{ event_type: 'custom', timestamp: 'yesterday' }, 'timestamp', 'must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z'],
     [{ event_type: 'custom', properties: 'x' }, 'properties', 'must be a JSON object'],
-    [{ event_type: 'custom', properties: { a: { constructor: 1 } } }, 'properties.a.constructor', 'key "constructor" is reserved'],
+    [
+      { event_type: 'custom', properties: { a: { constructor: 1 } } },
+      'properties.a.constructor',
+      'key "constructor" is reserved',
+    ],
   ])('refuses %j at %s: %s', (input, path, message) => {
     expect(accept(input)).toEqual({ ok: false, issues: [expect.objectContaining({ path, message })] });
   });
@@ -73,7 +77,9 @@ describe('business rules', () => {
   it('purchases need a positive numeric amount; 0 is "greater than 0", not "missing"', () => {
     expect(rules(event({ event_type: 'purchase' }))).toEqual(['properties.amount is required for purchase events']);
     expect(rules(event({ event_type: 'purchase', properties: { amount: '5' } }))).toEqual(['properties.amount must be a number']);
-    expect(rules(event({ event_type: 'purchase', properties: { amount: 0 } }))).toEqual(['properties.amount must be greater than 0']);
+    expect(rules(event({ event_type: 'purchase', properties: { amount: 0 } }))).toEqual([
+      'properties.amount must be greater than 0',
+    ]);
     expect(rules(event({ event_type: 'purchase', properties: { amount: 0.01 } }))).toEqual([]);
   });
 
@@ -84,7 +90,9 @@ describe('business rules', () => {
 
   it('tolerates clock skew up to the configured limit, not beyond', () => {
     expect(rules(event({ timestamp: new Date(now.getTime() + 300_000).toISOString() }))).toEqual([]);
-    expect(rules(event({ timestamp: new Date(now.getTime() + 300_001).toISOString() }))).toEqual(['timestamp is more than 300 s in the future']);
+    expect(rules(event({ timestamp: new Date(now.getTime() + 300_001).toISOString() }))).toEqual([
+      'timestamp is more than 300 s in the future',
+    ]);
   });
 });
 

@@ -25,7 +25,8 @@ describe('createRandom', () => {
 
   it('makes version-4 UUIDs', () => {
     const random = createRandom(7);
-    for (let i = 0; i < 50; i++) expect(random.uuid()).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    for (let i = 0; i < 50; i++)
+      expect(random.uuid()).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 });
 
@@ -113,7 +114,11 @@ describe('createEventGenerator', () => {
   });
 
   it('never generates invalid events when the fraction is 0, and refuses a fraction outside 0..1', () => {
-    expect(createEventGenerator({ seed: 6, invalidFraction: 0, now: fixedClock }).take(500).every((e) => e.kind === 'valid')).toBe(true);
+    expect(
+      createEventGenerator({ seed: 6, invalidFraction: 0, now: fixedClock })
+        .take(500)
+        .every((e) => e.kind === 'valid'),
+    ).toBe(true);
     expect(() => createEventGenerator({ seed: 6, invalidFraction: 1.5 })).toThrow(RangeError);
   });
 });

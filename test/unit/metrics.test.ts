@@ -330,7 +330,11 @@ describe('logger', () => {
     logger.info('no extra', undefined);
 
     // Assert
-    const lines = stdout.join('').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = stdout
+      .join('')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines[0]).toMatchObject({ level: 'DEBUG', message: 'parsed', service: 'ingest', stage: 'test', events: 2 });
     expect(lines[1]).toMatchObject({ level: 'INFO', message: 'no extra', service: 'ingest' });
   });

@@ -8,10 +8,10 @@ describe('toPositional', () => {
   });
 
   it('leaves casts, quoted text, comments and dollar bodies alone', () => {
-    const sql = "SELECT :x::jsonb, ':no', \"a:b\", $$ :no $$, $t$ :no $t$ -- :no\n/* :no */ FROM t WHERE c = :y";
+    const sql = 'SELECT :x::jsonb, \':no\', "a:b", $$ :no $$, $t$ :no $t$ -- :no\n/* :no */ FROM t WHERE c = :y';
     const { text, names } = toPositional(sql);
     expect(names).toEqual(['x', 'y']);
-    expect(text).toBe("SELECT $1::jsonb, ':no', \"a:b\", $$ :no $$, $t$ :no $t$ -- :no\n/* :no */ FROM t WHERE c = $2");
+    expect(text).toBe('SELECT $1::jsonb, \':no\', "a:b", $$ :no $$, $t$ :no $t$ -- :no\n/* :no */ FROM t WHERE c = $2');
   });
 
   it('handles doubled quotes inside literals', () => {

@@ -20,10 +20,26 @@ describe('withRetries', () => {
 
   it('gives up after the attempts and does not retry permanent errors', async () => {
     let calls = 0;
-    await expect(withRetries(async () => { calls++; throw new DependencyUnavailableError('database', 'down'); }, { attempts: 3, baseMs: 1 })).rejects.toThrow('down');
+    await expect(
+      withRetries(
+        async () => {
+          calls++;
+          throw new DependencyUnavailableError('database', 'down');
+        },
+        { attempts: 3, baseMs: 1 },
+      ),
+    ).rejects.toThrow('down');
     expect(calls).toBe(3);
     calls = 0;
-    await expect(withRetries(async () => { calls++; throw new SqlStatementError('syntax'); }, { attempts: 3, baseMs: 1 })).rejects.toThrow('syntax');
+    await expect(
+      withRetries(
+        async () => {
+          calls++;
+          throw new SqlStatementError('syntax');
+        },
+        { attempts: 3, baseMs: 1 },
+      ),
+    ).rejects.toThrow('syntax');
     expect(calls).toBe(1);
   });
 });

@@ -14,7 +14,9 @@ export function classifyPgError(error: unknown): Error {
   const message = typeof err?.message === 'string' ? err.message : String(error);
   if (
     (code && (NETWORK_CODES.has(code) || TRANSIENT_SQLSTATE.test(code))) ||
-    /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i.test(message)
+    /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i.test(
+      message,
+    )
   ) {
     return new DependencyUnavailableError('database', `database unavailable: ${message}`, { cause: error });
   }

@@ -29,7 +29,7 @@ export function toPositional(sql: string): PositionalSql {
       const stop = end === -1 ? sql.length : end + 2;
       out += sql.slice(i, stop);
       i = stop;
-    } else if (ch === '$' && /[A-Za-z_$]/.test(next ?? '') ) {
+    } else if (ch === '$' && /[A-Za-z_$]/.test(next ?? '')) {
       const tag = /^\$[A-Za-z_]*\$/.exec(sql.slice(i));
       if (tag) {
         const end = sql.indexOf(tag[0], i + tag[0].length);
