@@ -2,8 +2,10 @@
 // Must never type a metric name (they come from metric-names.ts) nor put two label sets in one EMF blob.
 import { MetricUnit, Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
 import {
+  assertMetricValue,
   COUNTERS,
   type CounterName,
+  declaredLabels,
   GAUGES,
   type GaugeName,
   HISTOGRAMS,
@@ -13,30 +15,6 @@ import {
 } from './metric-names.ts';
 
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
-
-/** The value a declared label gets when the caller left it out or empty. */
-export const UNKNOWN_LABEL_VALUE = 'unknown';
-
-/**
- * Exactly the declared label names, in declared order. Missing or empty values become "unknown" and
- * undeclared names are dropped: a metric always carries the same label set, so a CloudWatch dimension
- * set (and a Prometheus series) never splits on a caller's slip, and a stray label cannot create
- * unbounded custom metrics. Shared with prometheus-metrics.ts so both backends agree.
- */
-export function declaredLabels(declared: readonly string[], labels: Labels | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of declared) {
-    const value = labels?.[name];
-    out[name] = value === undefined || value === '' ? UNKNOWN_LABEL_VALUE : value;
-  }
-  return out;
-}
-
-/** Counters must only grow and every value must serialise as a JSON number (NaN would become null). */
-export function assertMetricValue(kind: 'counter' | 'gauge' | 'histogram', name: string, value: number): void {
-  if (!Number.isFinite(value)) throw new RangeError(`${kind} ${name}: value must be a finite number, got ${value}`);
-  if (kind === 'counter' && value < 0) throw new RangeError(`counter ${name}: value must not be negative, got ${value}`);
-}
 
 interface Series {
   readonly emf: string;

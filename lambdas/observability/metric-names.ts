@@ -110,3 +110,27 @@ export interface Metrics {
   /** Publishes what was recorded since the last flush (EMF writes to stdout; Prometheus no-ops). */
   flush(): void;
 }
+
+/** The value a declared label gets when the caller left it out or empty. */
+export const UNKNOWN_LABEL_VALUE = 'unknown';
+
+/**
+ * Exactly the declared label names, in declared order. Missing or empty values become "unknown" and
+ * undeclared names are dropped: a metric always carries the same label set, so a CloudWatch dimension
+ * set (and a Prometheus series) never splits on a caller's slip, and a stray label cannot create
+ * unbounded custom metrics. Both backends use it, so they agree.
+ */
+export function declaredLabels(declared: readonly string[], labels: Labels | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of declared) {
+    const value = labels?.[name];
+    out[name] = value === undefined || value === '' ? UNKNOWN_LABEL_VALUE : value;
+  }
+  return out;
+}
+
+/** Counters must only grow and every value must serialise as a JSON number (NaN would become null). */
+export function assertMetricValue(kind: 'counter' | 'gauge' | 'histogram', name: string, value: number): void {
+  if (!Number.isFinite(value)) throw new RangeError(`${kind} ${name}: value must be a finite number, got ${value}`);
+  if (kind === 'counter' && value < 0) throw new RangeError(`counter ${name}: value must not be negative, got ${value}`);
+}

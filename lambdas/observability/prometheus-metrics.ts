@@ -1,10 +1,11 @@
 // Prometheus metrics for the local runner's /metrics endpoint (scripts/ imports this; no Lambda handler may).
 // Must never type a metric name (metric-names.ts holds them) nor be bundled into a Lambda: prom-client is a devDependency.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { assertMetricValue, declaredLabels } from './emf-metrics.ts';
 import {
+  assertMetricValue,
   COUNTERS,
   type CounterName,
+  declaredLabels,
   GAUGES,
   type GaugeName,
   HISTOGRAMS,

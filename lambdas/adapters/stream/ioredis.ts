@@ -1,9 +1,9 @@
 // EventStream over ioredis (TCP): local Redis, ElastiCache/Valkey, Upstash over TLS.
 // Uses RESP2 so replies have the shapes replies.ts parses; never blocks a connection shared with writes.
 import { Redis } from 'ioredis';
-import type { ErrorRecord, EventStream } from '../../ports.ts';
+import type { EventStream } from '../../ports.ts';
 import { classifyRedisError } from './classify-redis.ts';
-import { errorNotesKey, parseEntries, parseErrorNotes, parsePending, parseReadGroup, parseStats } from './replies.ts';
+import { noteMethods, parseEntries, parsePending, parseReadGroup, parseStats } from './replies.ts';
 
 export interface IoredisStreamOptions {
   readonly url: string;
@@ -25,7 +25,6 @@ export function createIoredisStream(options: IoredisStreamOptions): EventStream 
   });
   // Connection errors surface on the command that needed the connection; don't crash on the event.
   redis.on('error', () => {});
-  const notesKey = errorNotesKey(key);
 
   async function call(command: string, ...args: (string | number)[]): Promise<unknown> {
     try {
@@ -94,21 +93,7 @@ export function createIoredisStream(options: IoredisStreamOptions): EventStream 
       });
       return parseStats(length, summary, groups, group);
     },
-    async noteErrors(errors) {
-      if (errors.length === 0) return;
-      await call('HSET', notesKey, ...errors.flatMap(({ id, error }) => [id, JSON.stringify(error)]));
-    },
-    async readErrors(ids) {
-      if (ids.length === 0) return new Map();
-      return parseErrorNotes<ErrorRecord>(ids, await call('HMGET', notesKey, ...ids));
-    },
-    async forgetErrors(ids) {
-      if (ids.length === 0) return;
-      await call('HDEL', notesKey, ...ids);
-    },
-    async ping() {
-      await call('PING');
-    },
+    ...noteMethods(call, key),
     async close() {
       redis.disconnect();
     },

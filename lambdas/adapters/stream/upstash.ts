@@ -2,9 +2,9 @@
 // Sends the same commands as the ioredis adapter and parses with replies.ts; must never promise a blocking read.
 import { errors, Redis } from '@upstash/redis';
 import { ConfigError, DependencyUnavailableError } from '../../errors.ts';
-import type { ErrorRecord, EventStream } from '../../ports.ts';
+import type { EventStream } from '../../ports.ts';
 import { classifyRedisError } from './classify-redis.ts';
-import { errorNotesKey, parseEntries, parseErrorNotes, parsePending, parseReadGroup, parseStats } from './replies.ts';
+import { noteMethods, parseEntries, parsePending, parseReadGroup, parseStats } from './replies.ts';
 
 export interface UpstashStreamOptions {
   readonly url: string;
@@ -72,7 +72,6 @@ export function createUpstashStream(options: UpstashStreamOptions): EventStream 
     // responseEncoding stays base64 (the default): Upstash's JSON encoding has mangled non-BMP characters.
     // Cost: the client's decoder drops a leading U+FEFF; harmless, as stream data is JSON.stringify output.
   });
-  const notesKey = errorNotesKey(key);
 
   async function call(...command: Command): Promise<unknown> {
     try {
@@ -129,21 +128,7 @@ export function createUpstashStream(options: UpstashStreamOptions): EventStream 
       ]);
       return parseStats(length, summary, groups, group);
     },
-    async noteErrors(errorNotes) {
-      if (errorNotes.length === 0) return;
-      await call('HSET', notesKey, ...errorNotes.flatMap(({ id, error }) => [id, JSON.stringify(error)]));
-    },
-    async readErrors(ids) {
-      if (ids.length === 0) return new Map();
-      return parseErrorNotes<ErrorRecord>(ids, await call('HMGET', notesKey, ...ids));
-    },
-    async forgetErrors(ids) {
-      if (ids.length === 0) return;
-      await call('HDEL', notesKey, ...ids);
-    },
-    async ping() {
-      await call('PING');
-    },
+    ...noteMethods(call, key),
     async close() {
       // Nothing to release: every call is its own HTTP request.
     },
