@@ -1,0 +1,207 @@
+// The deployment's knobs: reads CDK context (`-c key=value` or cdk.json), applies defaults, validates.
+// Must never touch AWS or build constructs; a bad value throws one error naming every bad context key.
+import type { Node } from 'constructs';
+
+export type RedisBackend = 'upstash' | 'elasticache';
+export type ConsumerMode = 'scheduled' | 'continuous';
+export type RemovalChoice = 'retain' | 'destroy';
+export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
+/** LocalStack wiring: where the Lambdas (inside LocalStack's containers) find the local protocol endpoints. */
+export interface LocalEndpoints {
+  readonly dataApiEndpoint: string;
+  readonly upstashUrl: string;
+  readonly upstashToken: string;
+}
+
+export interface EventFlowConfig {
+  readonly stage: string;
+  readonly redisBackend: RedisBackend;
+  readonly consumerMode: ConsumerMode;
+  readonly workers: number;
+  readonly batchSize: number;
+  readonly maxAttempts: number;
+  readonly retryBaseMs: number;
+  readonly minAcu: number;
+  readonly maxAcu: number;
+  readonly apiRateLimit: number;
+  readonly apiBurstLimit: number;
+  readonly apiQuotaPerDay: number;
+  readonly alarmEmail?: string;
+  readonly removalPolicy: RemovalChoice;
+  readonly upstashSecretName: string;
+  readonly logLevel: LogLevel;
+  /** Set when context localstack=true: the stack then skips what LocalStack's free image cannot run. */
+  readonly local?: LocalEndpoints;
+}
+
+/** Every context key the app reads, with its default, in the order docs/DEPLOY.md lists them. */
+export const CONTEXT_DEFAULTS = {
+  stage: 'dev',
+  redisBackend: 'upstash',
+  consumerMode: 'scheduled',
+  workers: 2,
+  batchSize: 100,
+  maxAttempts: 3,
+  retryBaseMs: 2000,
+  minAcu: 0,
+  maxAcu: 4,
+  apiRateLimit: 100,
+  apiBurstLimit: 200,
+  apiQuotaPerDay: 1_000_000,
+  alarmEmail: undefined,
+  removalPolicy: undefined, // retain for stage "prod", destroy otherwise
+  upstashSecretName: undefined, // eventflow/<stage>/upstash
+  logLevel: 'INFO',
+  localstack: false,
+  localDataApiEndpoint: 'http://host.docker.internal:8080',
+  localUpstashUrl: 'http://host.docker.internal:8079',
+  localUpstashToken: 'local-token',
+} as const;
+
+export type ContextKey = keyof typeof CONTEXT_DEFAULTS;
+
+/** Thrown for bad context; the message lists each offending key and what it accepts. */
+export class ContextError extends Error {
+  override readonly name = 'ContextError';
+}
+
+type Lookup = (key: ContextKey) => unknown;
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly lookup: Lookup) {}
+
+  private raw(key: ContextKey): unknown {
+    const value = this.lookup(key);
+    // `-c key=` on the command line arrives as an empty string: treat it as "not given".
+    return value === undefined || value === null || value === '' ? undefined : value;
+  }
+
+  private bad(key: ContextKey, value: unknown, expected: string): undefined {
+    this.problems.push(`context "${key}" ${expected} (got ${JSON.stringify(value)})`);
+    return undefined;
+  }
+
+  oneOf<T extends string>(key: ContextKey, allowed: readonly T[], fallback: T): T {
+    const value = this.raw(key);
+    if (value === undefined) return fallback;
+    if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
+    return this.bad(key, value, `must be one of ${allowed.join(' | ')}`) ?? fallback;
+  }
+
+  /** Numbers arrive as strings from `-c`, as numbers from cdk.json. `step` 0.5 allows half ACUs. */
+  number(key: ContextKey, fallback: number, min: number, max: number, step = 1): number {
+    const value = this.raw(key);
+    if (value === undefined) return fallback;
+    const n =
+      typeof value === 'number'
+        ? value
+        : typeof value === 'string' && /^\d+(\.\d+)?$/.test(value.trim())
+          ? Number(value)
+          : Number.NaN;
+    const what = step === 1 ? 'a whole number' : `a multiple of ${step}`;
+    if (!Number.isFinite(n) || n < min || n > max || Math.round(n / step) * step !== n) {
+      return this.bad(key, value, `must be ${what} from ${min} to ${max}`) ?? fallback;
+    }
+    return n;
+  }
+
+  boolean(key: ContextKey, fallback: boolean): boolean {
+    const value = this.raw(key);
+    if (value === undefined) return fallback;
+    if (value === true || value === 'true') return true;
+    if (value === false || value === 'false') return false;
+    return this.bad(key, value, 'must be true or false') ?? fallback;
+  }
+
+  string(key: ContextKey, fallback: string, pattern: RegExp, expected: string): string;
+  string(key: ContextKey, fallback: undefined, pattern: RegExp, expected: string): string | undefined;
+  string(key: ContextKey, fallback: string | undefined, pattern: RegExp, expected: string): string | undefined {
+    const value = this.raw(key);
+    if (value === undefined) return fallback;
+    if (typeof value === 'string' && pattern.test(value)) return value;
+    return this.bad(key, value, expected) ?? fallback;
+  }
+}
+
+const URL_PATTERN = /^https?:\/\/[^\s/]+(:\d+)?(\/\S*)?$/;
+
+/**
+ * Builds the configuration from a lookup (normally `node.tryGetContext`). Collects every problem
+ * before throwing, so one failed synth shows all the bad keys at once.
+ */
+export function resolveConfig(lookup: Lookup): EventFlowConfig {
+  const r = new Reader(lookup);
+  const d = CONTEXT_DEFAULTS;
+  // The stage names the stack, the metrics service and the secret: keep it short and DNS-like.
+  const stage = r.string(
+    'stage',
+    d.stage,
+    /^[a-z][a-z0-9-]{0,19}$/,
+    'must be lowercase letters, digits or "-", start with a letter, at most 20 characters',
+  );
+  const redisBackend = r.oneOf<RedisBackend>('redisBackend', ['upstash', 'elasticache'], d.redisBackend);
+  const consumerMode = r.oneOf<ConsumerMode>('consumerMode', ['scheduled', 'continuous'], d.consumerMode);
+  const workers = r.number('workers', d.workers, 1, 100);
+  // Ranges match lambdas/config.ts, so a value the stack accepts never fails the Lambda's cold start.
+  const batchSize = r.number('batchSize', d.batchSize, 1, 1000);
+  const maxAttempts = r.number('maxAttempts', d.maxAttempts, 1, 100);
+  const retryBaseMs = r.number('retryBaseMs', d.retryBaseMs, 1, 3_600_000);
+  const minAcu = r.number('minAcu', d.minAcu, 0, 256, 0.5);
+  const maxAcu = r.number('maxAcu', d.maxAcu, 1, 256, 0.5);
+  const apiRateLimit = r.number('apiRateLimit', d.apiRateLimit, 1, 10_000);
+  const apiBurstLimit = r.number('apiBurstLimit', d.apiBurstLimit, 1, 5_000);
+  const apiQuotaPerDay = r.number('apiQuotaPerDay', d.apiQuotaPerDay, 1, 1_000_000_000);
+  const alarmEmail = r.string('alarmEmail', undefined, /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address');
+  const removalPolicy = r.oneOf<RemovalChoice>('removalPolicy', ['retain', 'destroy'], stage === 'prod' ? 'retain' : 'destroy');
+  const upstashSecretName = r.string(
+    'upstashSecretName',
+    `eventflow/${stage}/upstash`,
+    /^[A-Za-z0-9/_+=.@-]{1,512}$/,
+    'must be a Secrets Manager secret name',
+  );
+  const logLevel = r.oneOf<LogLevel>('logLevel', ['DEBUG', 'INFO', 'WARN', 'ERROR'], d.logLevel);
+  const localstack = r.boolean('localstack', d.localstack);
+  const dataApiEndpoint = r.string('localDataApiEndpoint', d.localDataApiEndpoint, URL_PATTERN, 'must be an http(s) URL');
+  const upstashUrl = r.string('localUpstashUrl', d.localUpstashUrl, URL_PATTERN, 'must be an http(s) URL');
+  const upstashToken = r.string('localUpstashToken', d.localUpstashToken, /^\S+$/, 'must be a non-empty token');
+
+  if (maxAcu < minAcu) r.problems.push(`context "maxAcu" must be at least minAcu (${minAcu}) (got ${maxAcu})`);
+  if (apiBurstLimit < apiRateLimit) {
+    // API Gateway accepts it, but a burst below the rate means the rate can never be reached.
+    r.problems.push(`context "apiBurstLimit" must be at least apiRateLimit (${apiRateLimit}) (got ${apiBurstLimit})`);
+  }
+  if (localstack && redisBackend === 'elasticache') {
+    r.problems.push('context "redisBackend" must be upstash when localstack=true (LocalStack\'s free image has no ElastiCache)');
+  }
+  if (r.problems.length > 0) {
+    throw new ContextError(
+      `Invalid EventFlow CDK context:\n  - ${r.problems.join('\n  - ')}\nSee docs/DEPLOY.md, "Configuration".`,
+    );
+  }
+  return {
+    stage,
+    redisBackend,
+    consumerMode,
+    workers,
+    batchSize,
+    maxAttempts,
+    retryBaseMs,
+    minAcu,
+    maxAcu,
+    apiRateLimit,
+    apiBurstLimit,
+    apiQuotaPerDay,
+    ...(alarmEmail ? { alarmEmail } : {}),
+    removalPolicy,
+    upstashSecretName,
+    logLevel,
+    ...(localstack ? { local: { dataApiEndpoint, upstashUrl, upstashToken } } : {}),
+  };
+}
+
+/** The configuration from a construct tree's context (the App's, in bin/eventflow.ts). */
+export function configFromContext(node: Node): EventFlowConfig {
+  return resolveConfig((key) => node.tryGetContext(key));
+}

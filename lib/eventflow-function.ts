@@ -1,0 +1,201 @@
+// The one Lambda construct: NodejsFunction with the house defaults, plus bindX() helpers that grant
+// access and set the matching env var in one call. Must never grant `*` where a resource ARN exists.
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { type ICommandHooks, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { ENV, type EnvKey } from '../lambdas/config-keys.ts';
+
+/** Repo root: entries, the lock file and esbuild's working directory are resolved from it. */
+export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Where VPC-attached functions run (ElastiCache variant only). */
+export interface FunctionPlacement {
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.SubnetSelection;
+  readonly securityGroups: ec2.ISecurityGroup[];
+}
+
+/** What every EventFlow function shares; built once by the stack. */
+export interface FunctionDefaults {
+  readonly serviceName: string;
+  readonly metricsNamespace: string;
+  readonly logLevel: string;
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+  /** Set only when the functions must reach something inside the VPC (ElastiCache). */
+  readonly placement?: FunctionPlacement;
+}
+
+export interface EventFlowFunctionProps {
+  /** Handler file, relative to the repo root, e.g. `lambdas/ingest/handler.ts`. */
+  readonly entry: string;
+  readonly description: string;
+  readonly defaults: FunctionDefaults;
+  readonly timeout: Duration;
+  /** @default 512 */
+  readonly memorySize?: number;
+  readonly reservedConcurrentExecutions?: number;
+  /** Put this function in the VPC when the defaults carry a placement. @default true */
+  readonly needsVpc?: boolean;
+  readonly environment?: Partial<Record<EnvKey, string>>;
+  /** Extra bundling steps (the migrate function copies its SQL files). */
+  readonly commandHooks?: ICommandHooks;
+}
+
+/** What a function needs to use one SQL database; implemented by lib/database.ts. */
+export interface SqlTarget {
+  /** Env vars the Lambda's config.ts reads for SQL. */
+  readonly sqlEnvironment: Readonly<Partial<Record<EnvKey, string>>>;
+  /** Grants the Data API calls and the credentials read, scoped to this cluster and secret. */
+  grantDataApi(grantee: iam.IGrantable): void;
+}
+
+/** What a function needs to use the Redis stream; implemented by lib/stream.ts. */
+export interface StreamTarget {
+  readonly streamEnvironment: Readonly<Partial<Record<EnvKey, string>>>;
+  grantConnect(grantee: iam.IGrantable): void;
+}
+
+// esbuild's ESM output has no `require`; some CommonJS dependencies call it for Node built-ins.
+const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+
+export class EventFlowFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: EventFlowFunctionProps) {
+    super(scope, id, EventFlowFunction.functionProps(scope, id, props));
+  }
+
+  /**
+   * Builds the NodejsFunction props. The log group and role are created here, beside the function
+   * (ids `<id>Logs` and `<id>Role`), because both must exist before the function does.
+   */
+  private static functionProps(scope: Construct, id: string, props: EventFlowFunctionProps) {
+    const { defaults } = props;
+    const placement = props.needsVpc === false ? undefined : defaults.placement;
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      retention: defaults.logRetention,
+      removalPolicy: defaults.removalPolicy,
+    });
+    // Own role instead of the AWS managed basic-execution policy: logging is granted on this log
+    // group only (the managed policy allows every log group in the account).
+    const statements = [
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    ];
+    if (placement) {
+      statements.push(
+        new iam.PolicyStatement({
+          actions: [
+            'ec2:CreateNetworkInterface',
+            'ec2:DescribeNetworkInterfaces',
+            'ec2:DescribeSubnets',
+            'ec2:DeleteNetworkInterface',
+            'ec2:AssignPrivateIpAddresses',
+            'ec2:UnassignPrivateIpAddresses',
+          ],
+          resources: ['*'],
+        }),
+      );
+    }
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${id}`,
+      inlinePolicies: { Execution: new iam.PolicyDocument({ statements }) },
+    });
+    if (placement) {
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'Lambda needs these EC2 network-interface actions to attach to the VPC; AWS supports no resource-level scoping for the Describe actions and documents Resource "*" (same as the AWSLambdaVPCAccessExecutionRole managed policy).',
+      });
+    }
+
+    return {
+      entry: join(PROJECT_ROOT, props.entry),
+      handler: 'handler',
+      description: props.description,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout,
+      role,
+      logGroup,
+      ...(props.reservedConcurrentExecutions === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
+      ...(placement ? { vpc: placement.vpc, vpcSubnets: placement.subnets, securityGroups: placement.securityGroups } : {}),
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      projectRoot: PROJECT_ROOT,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        [ENV.serviceName]: defaults.serviceName,
+        [ENV.metricsNamespace]: defaults.metricsNamespace,
+        [ENV.logLevel]: defaults.logLevel,
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node24',
+        // Prefer packages' ESM builds: esbuild tree-shakes them far better than CommonJS.
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_BANNER,
+        minify: true,
+        sourceMap: true,
+        sourceMapMode: SourceMapMode.DEFAULT,
+        // Stack traces need only the mappings; the sources themselves would double the upload.
+        sourcesContent: false,
+        // Explicit list replaces CDK's default of leaving '@aws-sdk/*' to the runtime: we ship the
+        // pinned SDK clients. PGlite and pg-native are reachable in the source graph but never run
+        // in Lambda (Data API there), so they stay out of the bundle.
+        externalModules: ['@electric-sql/pglite', 'pg-native'],
+        // Local esbuild (a devDependency) only: there is no Docker on the build machines.
+        forceDockerBundling: false,
+        ...(props.commandHooks ? { commandHooks: props.commandHooks } : {}),
+      },
+    };
+  }
+
+  /** SQL through the Data API: env (cluster, secret, database) plus the scoped grants. */
+  bindDatabase(target: SqlTarget): this {
+    this.setEnvironment(target.sqlEnvironment);
+    target.grantDataApi(this);
+    return this;
+  }
+
+  /** The Redis stream (Upstash REST or ElastiCache): env plus the secret read when there is one. */
+  bindStream(target: StreamTarget): this {
+    this.setEnvironment(target.streamEnvironment);
+    target.grantConnect(this);
+    return this;
+  }
+
+  /** A queue this function only sends to (dead letters, ingest fallback). */
+  bindQueueForSending(envName: EnvKey, queue: sqs.IQueue): this {
+    this.addEnvironment(envName, queue.queueUrl);
+    queue.grantSendMessages(this);
+    return this;
+  }
+
+  /** A queue this function sends to and drains (receive, delete, change visibility, attributes). */
+  bindQueueForDraining(envName: EnvKey, queue: sqs.IQueue): this {
+    this.addEnvironment(envName, queue.queueUrl);
+    queue.grantSendMessages(this);
+    queue.grantConsumeMessages(this);
+    return this;
+  }
+
+  setEnvironment(environment: Readonly<Partial<Record<EnvKey, string>>>): this {
+    for (const [name, value] of Object.entries(environment)) {
+      if (value !== undefined) this.addEnvironment(name, value);
+    }
+    return this;
+  }
+}

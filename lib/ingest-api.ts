@@ -1,0 +1,191 @@
+// The producer-facing REST API (API keys, usage plan, access logs) in front of the ingest Lambda.
+// Must never route around the Lambda: every path is a proxy integration to the one ingest handler.
+import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { ENV } from '../lambdas/config-keys.ts';
+import { EventFlowFunction, type FunctionDefaults, type SqlTarget, type StreamTarget } from './eventflow-function.ts';
+import type { Queues } from './queues.ts';
+
+export interface IngestApiProps {
+  readonly stage: string;
+  readonly defaults: FunctionDefaults;
+  readonly database: SqlTarget;
+  readonly stream: StreamTarget;
+  readonly queues: Queues;
+  readonly rateLimit: number;
+  readonly burstLimit: number;
+  readonly quotaPerDay: number;
+  readonly removalPolicy: RemovalPolicy;
+  readonly logRetention: logs.RetentionDays;
+}
+
+/** The API Gateway stage name: the first path segment producers call, e.g. /v1/events. */
+export const API_STAGE_NAME = 'v1';
+
+// Routes without an API key get their own small per-method limit, since no usage plan covers them.
+const OPEN_ROUTE_THROTTLE = { throttlingRateLimit: 10, throttlingBurstLimit: 20 };
+
+export class IngestApi extends Construct {
+  readonly api: apigw.RestApi;
+  readonly handler: EventFlowFunction;
+  readonly apiKey: apigw.IApiKey;
+  readonly usagePlan: apigw.UsagePlan;
+
+  constructor(scope: Construct, id: string, props: IngestApiProps) {
+    super(scope, id);
+
+    this.handler = new EventFlowFunction(this, 'Handler', {
+      entry: 'lambdas/ingest/handler.ts',
+      description: 'EventFlow ingest: every API route (accept, read, health, summary, docs, redrive)',
+      defaults: props.defaults,
+      // Short: an Aurora resume can take ~15 s, and the handler should fall back to SQS long before
+      // API Gateway's 29 s integration timeout turns the request into a 504.
+      timeout: Duration.seconds(15),
+    })
+      .bindDatabase(props.database)
+      .bindStream(props.stream)
+      .bindQueueForSending(ENV.ingestFallbackQueueUrl, props.queues.ingestFallbackQueue);
+
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    this.api = new apigw.RestApi(this, 'Api', {
+      restApiName: `eventflow-${props.stage}`,
+      description: 'EventFlow ingestion API',
+      endpointTypes: [apigw.EndpointType.REGIONAL],
+      apiKeySourceType: apigw.ApiKeySourceType.HEADER,
+      // Access and execution logs need the account-level API Gateway CloudWatch role.
+      cloudWatchRole: true,
+      deployOptions: {
+        stageName: API_STAGE_NAME,
+        accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
+        accessLogFormat: accessLogFormat(),
+        loggingLevel: apigw.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false, // bodies would put event payloads in the logs
+        tracingEnabled: true,
+        metricsEnabled: true,
+        methodOptions: {
+          '/health/GET': OPEN_ROUTE_THROTTLE,
+          '/openapi.json/GET': OPEN_ROUTE_THROTTLE,
+          '/docs/GET': OPEN_ROUTE_THROTTLE,
+        },
+      },
+    });
+
+    // The stack exports ApiUrl itself; drop RestApi's automatic duplicate output.
+    this.api.node.tryRemoveChild('Endpoint');
+
+    // Body validation stays in the Lambda (one error format for every client mistake); API Gateway
+    // checks the declared parameters, which is all a proxy route declares.
+    const validator = this.api.addRequestValidator('RequestValidator', {
+      requestValidatorName: 'parameters',
+      validateRequestBody: true,
+      validateRequestParameters: true,
+    });
+    const integration = new apigw.LambdaIntegration(this.handler, { allowTestInvoke: false });
+    const keyed: apigw.MethodOptions = { apiKeyRequired: true, requestValidator: validator };
+
+    const root = this.api.root;
+    const events = root.addResource('events');
+    const keyedMethods = [
+      events.addMethod('POST', integration, keyed),
+      events.addResource('batch').addMethod('POST', integration, keyed),
+      events
+        .addResource('{id}')
+        .addMethod('GET', integration, { ...keyed, requestParameters: { 'method.request.path.id': true } }),
+      root.addResource('metrics').addResource('summary').addMethod('GET', integration, keyed),
+    ];
+    // Redrive changes data: it needs a signed caller (IAM) as well as a key.
+    const redrive = root
+      .addResource('admin')
+      .addResource('redrive')
+      .addMethod('POST', integration, { ...keyed, authorizationType: apigw.AuthorizationType.IAM });
+    // Liveness probes and the API description are public by design (a browser opening /docs cannot
+    // send an API key; the page loads openapi.json relative to itself).
+    const openMethods = [
+      root.addResource('health').addMethod('GET', integration, { requestValidator: validator }),
+      root.addResource('openapi.json').addMethod('GET', integration, { requestValidator: validator }),
+      root.addResource('docs').addMethod('GET', integration, { requestValidator: validator }),
+    ];
+
+    this.apiKey = this.api.addApiKey('ProducerApiKey', { description: `EventFlow ${props.stage} producer key` });
+    this.usagePlan = this.api.addUsagePlan('UsagePlan', {
+      name: `eventflow-${props.stage}`,
+      description: 'Per-key throttle and daily quota for EventFlow producers',
+      throttle: { rateLimit: props.rateLimit, burstLimit: props.burstLimit },
+      quota: { limit: props.quotaPerDay, period: apigw.Period.DAY },
+    });
+    this.usagePlan.addApiKey(this.apiKey);
+    this.usagePlan.addApiStage({ stage: this.api.deploymentStage });
+
+    this.acknowledgeFindings(keyedMethods, redrive, openMethods);
+  }
+
+  private acknowledgeFindings(keyedMethods: apigw.Method[], redrive: apigw.Method, openMethods: apigw.Method[]): void {
+    const v = Validations.of;
+    v(this.api).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason:
+        'No WAF web ACL by default (a fixed monthly cost per ACL and rule): producers are identified by API keys and limited by the usage plan throttle and quota; open routes have their own low method throttle. Attach a web ACL to the stage if the API faces untrusted traffic.',
+    });
+    const role = this.api.node.tryFindChild('CloudWatchRole');
+    if (role) {
+      v(role).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason:
+          'The account-level API Gateway logging role; AWS documents this managed policy for it (API Gateway chooses the log groups it writes, so the role cannot be scoped to ours).',
+      });
+    }
+    for (const method of keyedMethods) {
+      v(method).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'Machine producers authenticate with an API key (usage plan with throttle and quota), the auth model EventFlow is designed around; the handler reads only what the key allows.',
+      });
+      v(method).acknowledge({ id: 'AwsSolutions-COG4', reason: 'Producers are machines with API keys, not Cognito users.' });
+    }
+    v(redrive).acknowledge({
+      id: 'AwsSolutions-COG4',
+      reason: 'Redrive is an operator action authorized with IAM (SigV4) plus the API key; there are no Cognito users.',
+    });
+    for (const method of openMethods) {
+      v(method).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'Health probe, OpenAPI document and its Swagger page are public by design; they expose no event data and have their own method throttle.',
+      });
+      v(method).acknowledge({
+        id: 'AwsSolutions-COG4',
+        reason: 'Public route (health probe / API description / docs page): no user pool applies.',
+      });
+    }
+  }
+}
+
+/** One JSON object per request; the API key's id (never the key) identifies the producer. */
+function accessLogFormat(): apigw.AccessLogFormat {
+  const f = apigw.AccessLogField;
+  return apigw.AccessLogFormat.custom(
+    JSON.stringify({
+      requestId: f.contextRequestId(),
+      requestTime: f.contextRequestTimeEpoch(),
+      sourceIp: f.contextIdentitySourceIp(),
+      userAgent: f.contextIdentityUserAgent(),
+      apiKeyId: f.contextIdentityApiKeyId(),
+      caller: f.contextIdentityUser(),
+      httpMethod: f.contextHttpMethod(),
+      resourcePath: f.contextResourcePath(),
+      protocol: f.contextProtocol(),
+      status: f.contextStatus(),
+      responseLength: f.contextResponseLength(),
+      responseLatencyMs: f.contextResponseLatency(),
+      integrationStatus: f.contextIntegrationStatus(),
+      integrationLatencyMs: f.contextIntegrationLatency(),
+      error: f.contextErrorMessage(),
+      xrayTraceId: f.contextXrayTraceId(),
+    }),
+  );
+}

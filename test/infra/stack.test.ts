@@ -1,0 +1,677 @@
+// The EventFlow stack's specification, read from fast synths (bundling and CDK's template validation
+// skipped): functions, API, IAM scoping, data, schedule, queues, observability, outputs, variants.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, type CfnElement } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ENV } from '../../lambdas/config-keys.ts';
+import { COUNTERS, GAUGES, HISTOGRAMS } from '../../lambdas/observability/metric-names.ts';
+import { configFromContext } from '../../lib/config.ts';
+import { EventFlowStack } from '../../lib/eventflow-stack.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: synthesized CloudFormation JSON is untyped by nature
+type Cfn = any;
+
+// CDK's built-in template validation loads a WASM engine (~6 s); the nag and bundling tests cover it.
+process.env.CDK_VALIDATION = 'false';
+
+/** The feature flags `cdk synth` applies (the CLI passes cdk.json's context; a bare App would not). */
+const CDK_JSON_CONTEXT = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')).context as Record<
+  string,
+  unknown
+>;
+
+interface Synth {
+  readonly stack: EventFlowStack;
+  readonly template: Template;
+  readonly json: Record<string, Cfn>;
+  /** Logical id of a construct's CloudFormation resource. */
+  id(construct: IConstruct): string;
+}
+
+const outdirs: string[] = [];
+const synths = new Map<string, Synth>();
+
+function synth(context: Record<string, unknown> = {}): Synth {
+  const key = JSON.stringify(context);
+  const cached = synths.get(key);
+  if (cached) return cached;
+  const outdir = mkdtempSync(join(tmpdir(), 'cdk.out.eventflow-test-'));
+  outdirs.push(outdir);
+  const app = new App({ outdir, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context } });
+  const config = configFromContext(app.node);
+  const stack = new EventFlowStack(app, `EventFlow-${config.stage}`, { config });
+  const template = Template.fromStack(stack);
+  const result: Synth = {
+    stack,
+    template,
+    json: template.toJSON(),
+    id: (construct) => {
+      const child = (construct.node.defaultChild ?? construct) as CfnElement;
+      return stack.getLogicalId(child);
+    },
+  };
+  synths.set(key, result);
+  return result;
+}
+
+afterAll(() => {
+  for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function resourcesOfType(s: Synth, type: string): [string, Cfn][] {
+  return Object.entries(s.json.Resources as Record<string, Cfn>).filter(([, r]) => r.Type === type);
+}
+
+function functionProps(s: Synth, fn: IConstruct): Cfn {
+  return s.json.Resources[s.id(fn)].Properties;
+}
+
+function envOf(s: Synth, fn: IConstruct): Record<string, unknown> {
+  return functionProps(s, fn).Environment.Variables;
+}
+
+/** Every IAM statement in the template: managed-by-CDK default policies and inline role policies. */
+function allStatements(s: Synth): Cfn[] {
+  const statements: Cfn[] = [];
+  for (const [, policy] of resourcesOfType(s, 'AWS::IAM::Policy')) statements.push(...policy.Properties.PolicyDocument.Statement);
+  for (const [, role] of resourcesOfType(s, 'AWS::IAM::Role')) {
+    for (const inline of role.Properties.Policies ?? []) statements.push(...inline.PolicyDocument.Statement);
+  }
+  return statements;
+}
+
+const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+/** Statements of a role (default policy plus inline policies) that allow Cfn of the given action prefixes. */
+function statementsOfRole(s: Synth, roleLogicalId: string, prefix: string): Cfn[] {
+  const out: Cfn[] = [];
+  for (const [, policy] of resourcesOfType(s, 'AWS::IAM::Policy')) {
+    if (!asArray(policy.Properties.Roles).some((r: Cfn) => r.Ref === roleLogicalId)) continue;
+    out.push(...policy.Properties.PolicyDocument.Statement);
+  }
+  for (const inline of s.json.Resources[roleLogicalId].Properties.Policies ?? []) out.push(...inline.PolicyDocument.Statement);
+  return out.filter((st) => asArray(st.Action).some((a: string) => a.startsWith(prefix)));
+}
+
+/** "METHOD /path" → method properties, with the path rebuilt from the resource tree. */
+function routes(s: Synth): Record<string, { apiKeyRequired: boolean; authorization: string }> {
+  const resources = Object.fromEntries(resourcesOfType(s, 'AWS::ApiGateway::Resource'));
+  const pathOf = (ref: Cfn): string => {
+    if (ref['Fn::GetAtt']) return ''; // the root resource
+    const r = resources[ref.Ref];
+    return `${pathOf(r.Properties.ParentId)}/${r.Properties.PathPart}`;
+  };
+  const out: Record<string, { apiKeyRequired: boolean; authorization: string }> = {};
+  for (const [, m] of resourcesOfType(s, 'AWS::ApiGateway::Method')) {
+    out[`${m.Properties.HttpMethod} ${pathOf(m.Properties.ResourceId)}`] = {
+      apiKeyRequired: m.Properties.ApiKeyRequired === true,
+      authorization: m.Properties.AuthorizationType,
+    };
+  }
+  return out;
+}
+
+describe('Lambda functions', () => {
+  const s = synth();
+  const fns = {
+    ingest: s.stack.ingest.handler,
+    consumer: s.stack.consumer.handler,
+    migrate: s.stack.node.findChild('Migrations').node.findChild('Handler'),
+  };
+
+  it.each(Object.entries(fns))('runs the %s handler on Node.js 24, arm64, as an ESM bundle with source maps', (_name, fn) => {
+    const props = functionProps(s, fn);
+    expect(props.Runtime).toBe('nodejs24.x');
+    expect(props.Architectures).toEqual(['arm64']);
+    expect(props.Handler).toBe('index.handler');
+    expect(props.Environment.Variables).toMatchObject({
+      NODE_OPTIONS: '--enable-source-maps',
+      [ENV.serviceName]: 'eventflow-dev',
+      [ENV.metricsNamespace]: 'EventFlow',
+      [ENV.logLevel]: 'INFO',
+    });
+  });
+
+  it.each(Object.entries(fns))('gives the %s function its own log group with a retention', (_name, fn) => {
+    const logGroupRef = functionProps(s, fn).LoggingConfig.LogGroup.Ref;
+    expect(s.json.Resources[logGroupRef]).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 30 } });
+  });
+
+  it("uses no AWS managed policy on EventFlow roles (logging is granted on the function's own log group)", () => {
+    for (const fn of Object.values(fns)) {
+      const roleId = (functionProps(s, fn).Role as Cfn)['Fn::GetAtt'][0];
+      expect(s.json.Resources[roleId].Properties.ManagedPolicyArns).toBeUndefined();
+      const logging = statementsOfRole(s, roleId, 'logs:');
+      expect(logging).toHaveLength(1);
+      expect(logging[0].Resource).toEqual({ 'Fn::GetAtt': [functionProps(s, fn).LoggingConfig.LogGroup.Ref, 'Arn'] });
+    }
+  });
+
+  it('gives the ingest function the SQL, stream and fallback-queue environment', () => {
+    const cluster = s.stack.database.cluster;
+    expect(cluster).toBeDefined();
+    expect(envOf(s, fns.ingest)).toMatchObject({
+      [ENV.sqlDriver]: 'data-api',
+      [ENV.dbClusterArn]: s.stack.resolve(cluster?.clusterArn),
+      [ENV.dbSecretArn]: s.stack.resolve(cluster?.secret?.secretArn),
+      [ENV.dbName]: 'eventflow',
+      [ENV.streamDriver]: 'upstash',
+      [ENV.upstashSecretArn]: expect.anything(),
+      [ENV.streamKey]: 'events',
+      [ENV.consumerGroup]: 'workers',
+      [ENV.ingestFallbackQueueUrl]: s.stack.resolve(s.stack.queues.ingestFallbackQueue.queueUrl),
+    });
+    expect(JSON.stringify(envOf(s, fns.ingest)[ENV.upstashSecretArn])).toContain(':secret:eventflow/dev/upstash');
+    expect(envOf(s, fns.ingest)).not.toHaveProperty(ENV.upstashToken);
+  });
+
+  it('gives the consumer the queues, retry policy and mode from context', () => {
+    const c = synth({ batchSize: '250', maxAttempts: 5, retryBaseMs: '1500', consumerMode: 'continuous' });
+    expect(envOf(c, c.stack.consumer.handler)).toMatchObject({
+      [ENV.dlqUrl]: c.stack.resolve(c.stack.queues.deadLetterQueue.queueUrl),
+      [ENV.ingestFallbackQueueUrl]: c.stack.resolve(c.stack.queues.ingestFallbackQueue.queueUrl),
+      [ENV.batchSize]: '250',
+      [ENV.maxAttempts]: '5',
+      [ENV.retryBaseMs]: '1500',
+      [ENV.consumerMode]: 'continuous',
+      [ENV.sqlDriver]: 'data-api',
+      [ENV.streamDriver]: 'upstash',
+    });
+  });
+
+  it('keeps every function out of the VPC in the Upstash variant', () => {
+    for (const fn of Object.values(fns)) expect(functionProps(s, fn).VpcConfig).toBeUndefined();
+  });
+});
+
+describe('ingest API', () => {
+  const s = synth({ apiRateLimit: '42', apiBurstLimit: '84', apiQuotaPerDay: '5000' });
+
+  it('exposes exactly the documented routes, API key everywhere except health and the API docs', () => {
+    expect(routes(s)).toEqual({
+      'POST /events': { apiKeyRequired: true, authorization: 'NONE' },
+      'POST /events/batch': { apiKeyRequired: true, authorization: 'NONE' },
+      'GET /events/{id}': { apiKeyRequired: true, authorization: 'NONE' },
+      'GET /health': { apiKeyRequired: false, authorization: 'NONE' },
+      'GET /metrics/summary': { apiKeyRequired: true, authorization: 'NONE' },
+      'GET /openapi.json': { apiKeyRequired: false, authorization: 'NONE' },
+      'GET /docs': { apiKeyRequired: false, authorization: 'NONE' },
+      'POST /admin/redrive': { apiKeyRequired: true, authorization: 'AWS_IAM' },
+    });
+  });
+
+  it('proxies every route to the ingest function', () => {
+    const ingestArn = s.stack.resolve(s.stack.ingest.handler.functionArn);
+    for (const [, m] of resourcesOfType(s, 'AWS::ApiGateway::Method')) {
+      expect(m.Properties.Integration.Type).toBe('AWS_PROXY');
+      expect(JSON.stringify(m.Properties.Integration.Uri)).toContain(JSON.stringify(ingestArn));
+    }
+  });
+
+  it('is a REST API whose usage plan takes throttle and quota from context', () => {
+    s.template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
+    s.template.resourceCountIs('AWS::ApiGatewayV2::Api', 0);
+    s.template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+      Throttle: { RateLimit: 42, BurstLimit: 84 },
+      Quota: { Limit: 5000, Period: 'DAY' },
+      ApiStages: [Match.objectLike({ ApiId: { Ref: s.id(s.stack.ingest.api) } })],
+    });
+    s.template.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', {
+      KeyId: { Ref: s.id(s.stack.ingest.apiKey) },
+      KeyType: 'API_KEY',
+    });
+  });
+
+  it('logs access as JSON, traces and records metrics on the stage', () => {
+    const [[, stage]] = resourcesOfType(s, 'AWS::ApiGateway::Stage') as [[string, Cfn]];
+    expect(stage.Properties.TracingEnabled).toBe(true);
+    expect(stage.Properties.MethodSettings).toContainEqual(
+      expect.objectContaining({
+        HttpMethod: '*',
+        ResourcePath: '/*',
+        MetricsEnabled: true,
+        LoggingLevel: 'ERROR',
+        DataTraceEnabled: false,
+      }),
+    );
+    const format = JSON.parse(stage.Properties.AccessLogSetting.Format);
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      status: '$context.status',
+      apiKeyId: '$context.identity.apiKeyId',
+    });
+    expect(JSON.stringify(format)).not.toContain('$context.identity.apiKey"'); // the key itself is never logged
+  });
+
+  it('throttles the routes no usage plan covers', () => {
+    const [[, stage]] = resourcesOfType(s, 'AWS::ApiGateway::Stage') as [[string, Cfn]];
+    const open = stage.Properties.MethodSettings.filter(
+      (m: Cfn) => m.HttpMethod === 'GET' && ['/~1health', '/~1openapi.json', '/~1docs'].includes(m.ResourcePath),
+    );
+    expect(open).toHaveLength(3);
+    for (const setting of open) expect(setting).toMatchObject({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 });
+  });
+});
+
+describe('IAM', () => {
+  const variants = { upstash: synth(), elasticache: synth({ redisBackend: 'elasticache' }) };
+
+  it.each(Object.entries(variants))('never grants rds-data, secretsmanager or sqs on "*" (%s)', (_name, s) => {
+    for (const st of allStatements(s)) {
+      const actions = asArray(st.Action) as string[];
+      if (!actions.some((a) => /^(rds-data|secretsmanager|sqs):/.test(a))) continue;
+      for (const resource of asArray(st.Resource)) {
+        expect(resource).not.toBe('*');
+        if (typeof resource === 'string') expect(resource).not.toContain('*');
+      }
+      expect(actions.every((a) => !a.endsWith(':*'))).toBe(true);
+    }
+  });
+
+  it('grants the Data API on this cluster only and the secret read on this secret only', () => {
+    const s = variants.upstash;
+    const cluster = s.stack.database.cluster;
+    const clusterArn = s.stack.resolve(cluster?.clusterArn);
+    const secretArn = s.stack.resolve(cluster?.secret?.secretArn);
+    const dataApi = allStatements(s).filter((st) => asArray(st.Action).some((a: string) => a.startsWith('rds-data:')));
+    expect(dataApi).toHaveLength(3); // ingest, consumer, migrate
+    for (const st of dataApi) {
+      expect(st.Resource).toEqual(clusterArn);
+      expect(asArray(st.Action).sort()).toEqual([
+        'rds-data:BatchExecuteStatement',
+        'rds-data:BeginTransaction',
+        'rds-data:CommitTransaction',
+        'rds-data:ExecuteStatement',
+        'rds-data:RollbackTransaction',
+      ]);
+    }
+    const secrets = allStatements(s).filter((st) => asArray(st.Action).some((a: string) => a.startsWith('secretsmanager:')));
+    for (const st of secrets) {
+      expect(st.Action).toBe('secretsmanager:GetSecretValue');
+      for (const resource of asArray(st.Resource)) {
+        const text = JSON.stringify(resource);
+        expect(text === JSON.stringify(secretArn) || text.includes(':secret:eventflow/dev/upstash-??????')).toBe(true);
+      }
+    }
+  });
+
+  it('lets ingest only send to the fallback queue, and the consumer drain it and send dead letters', () => {
+    const s = variants.upstash;
+    const q = s.stack.queues;
+    const roleOf = (fn: IConstruct) => (functionProps(s, fn).Role as Cfn)['Fn::GetAtt'][0] as string;
+    const sqsResources = (roleId: string, action: string) =>
+      statementsOfRole(s, roleId, 'sqs:')
+        .filter((st) => asArray(st.Action).includes(action))
+        .flatMap((st) => asArray(st.Resource));
+
+    const ingestRole = roleOf(s.stack.ingest.handler);
+    expect(sqsResources(ingestRole, 'sqs:SendMessage')).toEqual([s.stack.resolve(q.ingestFallbackQueue.queueArn)]);
+    expect(sqsResources(ingestRole, 'sqs:ReceiveMessage')).toEqual([]);
+
+    const consumerRole = roleOf(s.stack.consumer.handler);
+    expect(sqsResources(consumerRole, 'sqs:ReceiveMessage')).toEqual([s.stack.resolve(q.ingestFallbackQueue.queueArn)]);
+    expect(sqsResources(consumerRole, 'sqs:SendMessage')).toEqual(
+      expect.arrayContaining([s.stack.resolve(q.deadLetterQueue.queueArn), s.stack.resolve(q.consumerFailureQueue.queueArn)]),
+    );
+  });
+});
+
+describe('database', () => {
+  it('is Aurora Serverless v2 PostgreSQL with the Data API, encryption, 7-day backups and auto-pause by default', () => {
+    const s = synth();
+    s.template.resourceCountIs('AWS::RDS::DBCluster', 1);
+    s.template.hasResourceProperties('AWS::RDS::DBCluster', {
+      Engine: 'aurora-postgresql',
+      EngineVersion: Match.stringLikeRegexp('^17\\.'),
+      EnableHttpEndpoint: true,
+      StorageEncrypted: true,
+      BackupRetentionPeriod: 7,
+      ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 4 },
+      DeletionProtection: false,
+      DatabaseName: 'eventflow',
+    });
+    s.template.hasResourceProperties('AWS::RDS::DBInstance', { DBInstanceClass: 'db.serverless', PubliclyAccessible: false });
+    s.template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: Match.objectLike({ GenerateStringKey: 'password' }),
+    });
+    s.template.hasResource('AWS::RDS::DBCluster', { DeletionPolicy: 'Delete' });
+  });
+
+  it('takes capacity from context and protects a retained database', () => {
+    const s = synth({ minAcu: '0.5', maxAcu: 8, removalPolicy: 'retain' });
+    s.template.hasResourceProperties('AWS::RDS::DBCluster', {
+      ServerlessV2ScalingConfiguration: { MinCapacity: 0.5, MaxCapacity: 8 },
+      DeletionProtection: true,
+    });
+    s.template.hasResource('AWS::RDS::DBCluster', { DeletionPolicy: 'Retain' });
+    s.template.hasResource('AWS::SQS::Queue', { DeletionPolicy: 'Retain' });
+  });
+
+  it('lives in isolated subnets of a VPC with no NAT gateway and no internet gateway', () => {
+    const s = synth();
+    s.template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    s.template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    s.template.resourceCountIs('AWS::EC2::Subnet', 2);
+    s.template.resourceCountIs('AWS::EC2::FlowLog', 1);
+  });
+
+  it('runs the migrations through a trigger after the cluster and its writer exist', () => {
+    const s = synth();
+    const cluster = s.stack.database.cluster;
+    expect(cluster).toBeDefined();
+    const [[, trigger]] = resourcesOfType(s, 'Custom::Trigger') as [[string, Cfn]];
+    expect(trigger.DependsOn).toEqual(
+      expect.arrayContaining([s.id(cluster as IConstruct), s.id(cluster?.node.findChild('Writer') as IConstruct)]),
+    );
+    expect(trigger.Properties).toMatchObject({ InvocationType: 'RequestResponse', ExecuteOnHandlerChange: true });
+    const migrate = s.stack.node.findChild('Migrations').node.findChild('Handler');
+    const version = s.json.Resources[trigger.Properties.HandlerArn.Ref];
+    expect(version).toMatchObject({ Type: 'AWS::Lambda::Version', Properties: { FunctionName: { Ref: s.id(migrate) } } });
+    expect(envOf(s, migrate)).toMatchObject({ [ENV.sqlDriver]: 'data-api', [ENV.dbName]: 'eventflow' });
+  });
+});
+
+describe('consumer schedule', () => {
+  const rulesOf = (s: Synth) => resourcesOfType(s, 'AWS::Events::Rule').map(([, r]) => r.Properties);
+
+  it('scheduled mode: one rule a minute, one target, 60 s timeout, reserved concurrency = workers', () => {
+    const s = synth({ workers: '3' });
+    const rules = rulesOf(s);
+    expect(rules).toHaveLength(1);
+    expect(rules[0].ScheduleExpression).toBe('rate(1 minute)');
+    expect(rules[0].Targets).toHaveLength(1);
+    expect(functionProps(s, s.stack.consumer.handler)).toMatchObject({ Timeout: 60, ReservedConcurrentExecutions: 3 });
+  });
+
+  it('continuous mode: `workers` targets in rules of at most five, ~70 s timeout, reserved concurrency 2 × workers', () => {
+    const s = synth({ consumerMode: 'continuous', workers: '7' });
+    const rules = rulesOf(s);
+    expect(rules.map((r) => r.Targets.length)).toEqual([5, 2]);
+    for (const rule of rules) {
+      expect(rule.ScheduleExpression).toBe('rate(1 minute)');
+      for (const target of rule.Targets) expect(target.Arn).toEqual(s.stack.resolve(s.stack.consumer.handler.functionArn));
+    }
+    expect(functionProps(s, s.stack.consumer.handler)).toMatchObject({ Timeout: 70, ReservedConcurrentExecutions: 14 });
+  });
+
+  it('never retries a tick and records failed ticks in the consumer failure queue', () => {
+    const s = synth();
+    const failureQueueArn = s.stack.resolve(s.stack.queues.consumerFailureQueue.queueArn);
+    s.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: s.id(s.stack.consumer.handler) },
+      MaximumRetryAttempts: 0,
+      DestinationConfig: { OnFailure: { Destination: failureQueueArn } },
+    });
+    for (const target of rulesOf(s)[0].Targets) {
+      expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 0 });
+      expect(target.DeadLetterConfig).toEqual({ Arn: failureQueueArn });
+    }
+  });
+});
+
+describe('queues', () => {
+  const s = synth();
+
+  it('encrypts every queue with SQS-managed SSE and refuses non-TLS requests', () => {
+    const queues = resourcesOfType(s, 'AWS::SQS::Queue');
+    expect(queues).toHaveLength(4);
+    const policies = resourcesOfType(s, 'AWS::SQS::QueuePolicy').map(([, p]) => p.Properties);
+    for (const [logicalId, queue] of queues) {
+      expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
+      const policy = policies.find((p) => p.Queues.some((q: Cfn) => q.Ref === logicalId));
+      expect(policy?.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+    }
+  });
+
+  it('moves a fallback message to its own dead-letter queue after 5 receives', () => {
+    s.template.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: {
+        deadLetterTargetArn: s.stack.resolve(s.stack.queues.ingestFallbackDeadLetterQueue.queueArn),
+        maxReceiveCount: 5,
+      },
+    });
+  });
+});
+
+describe('observability', () => {
+  const s = synth({ alarmEmail: 'ops@example.com' });
+  const dashboardBody = () => JSON.stringify(resourcesOfType(s, 'AWS::CloudWatch::Dashboard')[0]?.[1].Properties.DashboardBody);
+  const alarms = () => resourcesOfType(s, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+  const alarmNamed = (suffix: string) => alarms().find((a) => a.AlarmName === `EventFlow-dev-${suffix}`);
+  /** The watched metric, whether CDK rendered it inline or as a one-element Metrics array (labels do that). */
+  const watched = (suffix: string) => {
+    const alarm = alarmNamed(suffix);
+    const stat = alarm.Metrics?.length === 1 ? alarm.Metrics[0].MetricStat : undefined;
+    return stat ? { ...stat.Metric, Stat: stat.Stat, Threshold: alarm.Threshold } : alarm;
+  };
+
+  it('charts every metric the code emits, by its EMF name, in the EventFlow namespace for this service', () => {
+    const body = dashboardBody();
+    for (const def of [...Object.values(COUNTERS), ...Object.values(GAUGES), ...Object.values(HISTOGRAMS)]) {
+      expect(body, def.emf).toContain(def.emf);
+    }
+    expect(body).toContain('EventFlow');
+    expect(body).toContain('eventflow-dev');
+    // Breakdowns search the label set the EMF adapter emits (labels + service).
+    expect(body).toContain(`SEARCH('{EventFlow,event_type,service} MetricName=\\\\\\"${COUNTERS.eventsProcessed.emf}\\\\\\"`);
+    expect(body).toContain(`{EventFlow,event_type,error_type,service} MetricName=\\\\\\"${COUNTERS.eventsFailed.emf}\\\\\\"`);
+    for (const p of ['p50', 'p95', 'p99']) expect(body).toContain(`"stat\\":\\"${p}\\"`);
+    for (const aws of [
+      'AWS/ApiGateway',
+      'AWS/Lambda',
+      'AWS/SQS',
+      'Latency',
+      '4XXError',
+      '5XXError',
+      'Throttles',
+      'ConcurrentExecutions',
+    ]) {
+      expect(body).toContain(aws);
+    }
+  });
+
+  it('alarms when the dead-letter queue is not empty', () => {
+    expect(watched('DeadLetterQueueNotEmpty')).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: s.stack.resolve(s.stack.queues.deadLetterQueue.queueName) }],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
+  it('alarms on failure rate, queue lag, oldest pending age, API 5xx and consumer errors', () => {
+    const failureRate = alarmNamed('FailureRateHigh');
+    const usedMetrics = failureRate.Metrics.filter((m: Cfn) => m.MetricStat).map((m: Cfn) => m.MetricStat.Metric);
+    expect(usedMetrics.map((m: Cfn) => m.MetricName).sort()).toEqual(
+      [COUNTERS.eventsFailed.emf, COUNTERS.eventsProcessed.emf].sort(),
+    );
+    for (const m of usedMetrics)
+      expect(m).toMatchObject({ Namespace: 'EventFlow', Dimensions: [{ Name: 'service', Value: 'eventflow-dev' }] });
+    expect(watched('QueueLagHigh')).toMatchObject({
+      MetricName: GAUGES.queueLag.emf,
+      Namespace: 'EventFlow',
+      Dimensions: [{ Name: 'service', Value: 'eventflow-dev' }],
+    });
+    expect(watched('OldestPendingTooOld')).toMatchObject({
+      MetricName: GAUGES.oldestPendingAge.emf,
+      Namespace: 'EventFlow',
+      Threshold: 300,
+    });
+    expect(watched('Api5xx')).toMatchObject({ Namespace: 'AWS/ApiGateway', MetricName: '5XXError' });
+    expect(watched('ConsumerErrors')).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: s.id(s.stack.consumer.handler) } }],
+    });
+  });
+
+  it('sends every alarm to an encrypted, TLS-only SNS topic with the email subscription from context', () => {
+    const topic = s.stack.observability.alarmTopic;
+    expect(topic).toBeDefined();
+    const topicRef = { Ref: s.id(topic as IConstruct) };
+    for (const alarm of alarms()) expect(alarm.AlarmActions).toEqual([topicRef]);
+    s.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    s.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    s.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+    s.template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  it('subscribes nobody when no alarm email is given', () => {
+    synth().template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+});
+
+describe('outputs', () => {
+  it('exports the HTTPS endpoint, the API key id, the dashboard and the queue URLs', () => {
+    const s = synth();
+    const outputs = s.json.Outputs as Record<string, Cfn>;
+    expect(Object.keys(outputs).sort()).toEqual(
+      [
+        'ApiKeyId',
+        'ApiUrl',
+        'ConsumerFailureQueueUrl',
+        'DashboardName',
+        'DeadLetterQueueUrl',
+        'IngestFallbackDeadLetterQueueUrl',
+        'IngestFallbackQueueUrl',
+      ].sort(),
+    );
+    expect(JSON.stringify(outputs.ApiUrl.Value)).toContain('https://');
+    expect(outputs.ApiKeyId.Value).toEqual({ Ref: s.id(s.stack.ingest.apiKey) });
+  });
+});
+
+describe('ElastiCache variant', () => {
+  const s = synth({ redisBackend: 'elasticache' });
+
+  it('runs ingest and consumer in the isolated subnets with ioredis over TLS to a Valkey serverless cache', () => {
+    s.template.hasResourceProperties('AWS::ElastiCache::ServerlessCache', {
+      Engine: 'valkey',
+      ServerlessCacheName: 'eventflow-dev',
+    });
+    for (const fn of [s.stack.ingest.handler, s.stack.consumer.handler]) {
+      const props = functionProps(s, fn);
+      expect(props.VpcConfig.SubnetIds).toHaveLength(2);
+      expect(props.Environment.Variables[ENV.streamDriver]).toBe('ioredis');
+      expect(JSON.stringify(props.Environment.Variables[ENV.redisUrl])).toContain('rediss://');
+      expect(props.Environment.Variables).not.toHaveProperty(ENV.upstashSecretArn);
+    }
+    // Migrations only need the Data API, so they stay outside the VPC.
+    expect(functionProps(s, s.stack.node.findChild('Migrations').node.findChild('Handler')).VpcConfig).toBeUndefined();
+  });
+
+  it('reaches AWS APIs through interface endpoints for rds-data, secretsmanager and sqs, with no NAT', () => {
+    const services = resourcesOfType(s, 'AWS::EC2::VPCEndpoint').map(([, e]) => JSON.stringify(e.Properties.ServiceName));
+    expect(services).toHaveLength(3);
+    for (const name of ['rds-data', 'secretsmanager', 'sqs'])
+      expect(services.some((text) => text.includes(`.${name}`))).toBe(true);
+    s.template.resourceCountIs('AWS::EC2::NatGateway', 0);
+  });
+
+  it("opens the cache port to the Lambdas' security group only", () => {
+    s.template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      IpProtocol: 'tcp',
+      FromPort: 6379,
+      ToPort: 6379,
+      SourceSecurityGroupId: Match.objectLike({ 'Fn::GetAtt': Match.anyValue() }),
+    });
+  });
+});
+
+describe('LocalStack target', () => {
+  const s = synth({ localstack: 'true' });
+
+  it("skips Aurora, the VPC and the SNS/KMS alarm topic, which LocalStack's free image cannot run", () => {
+    for (const type of [
+      'AWS::RDS::DBCluster',
+      'AWS::EC2::VPC',
+      'AWS::SNS::Topic',
+      'AWS::KMS::Key',
+      'AWS::ElastiCache::ServerlessCache',
+    ]) {
+      s.template.resourceCountIs(type, 0);
+    }
+    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+  });
+
+  it('points the Lambdas at the local Data API and Upstash endpoints', () => {
+    for (const fn of [s.stack.ingest.handler, s.stack.consumer.handler]) {
+      expect(envOf(s, fn)).toMatchObject({
+        [ENV.sqlDriver]: 'data-api',
+        [ENV.rdsDataEndpoint]: 'http://host.docker.internal:8080',
+        [ENV.dbClusterArn]: expect.anything(),
+        [ENV.dbSecretArn]: expect.anything(),
+        [ENV.streamDriver]: 'upstash',
+        [ENV.upstashUrl]: 'http://host.docker.internal:8079',
+        [ENV.upstashToken]: 'local-token',
+      });
+    }
+    const custom = synth({
+      localstack: true,
+      localDataApiEndpoint: 'http://data-api:8080',
+      localUpstashUrl: 'http://upstash:8079',
+      localUpstashToken: 't0k',
+    });
+    expect(envOf(custom, custom.stack.ingest.handler)).toMatchObject({
+      [ENV.rdsDataEndpoint]: 'http://data-api:8080',
+      [ENV.upstashUrl]: 'http://upstash:8079',
+      [ENV.upstashToken]: 't0k',
+    });
+  });
+
+  it('grants no Data API or secret access (there is nothing real to reach)', () => {
+    expect(
+      allStatements(s).filter((st) => asArray(st.Action).some((a: string) => /^(rds-data|secretsmanager):/.test(a))),
+    ).toEqual([]);
+  });
+});
+
+describe('context validation', () => {
+  it.each([
+    [{ workers: 'many' }, 'workers'],
+    [{ workers: '0' }, 'workers'],
+    [{ consumerMode: 'sometimes' }, 'consumerMode'],
+    [{ redisBackend: 'memcached' }, 'redisBackend'],
+    [{ minAcu: '0.3' }, 'minAcu'],
+    [{ removalPolicy: 'snapshot' }, 'removalPolicy'],
+    [{ alarmEmail: 'not-an-email' }, 'alarmEmail'],
+    [{ stage: 'Prod_1' }, 'stage'],
+    [{ localstack: 'yes' }, 'localstack'],
+    [{ batchSize: '5000' }, 'batchSize'],
+  ])('refuses %j and names the context key', (context, key) => {
+    expect(() => synth(context)).toThrow(new RegExp(`context "${key}"`));
+  });
+
+  it('reports every bad key at once', () => {
+    expect(() => synth({ workers: 'x', apiRateLimit: '-1', maxAcu: '0.5' })).toThrow(
+      /workers[\s\S]*maxAcu[\s\S]*apiRateLimit|workers[\s\S]*apiRateLimit[\s\S]*maxAcu/,
+    );
+  });
+
+  it('refuses combinations that cannot work', () => {
+    expect(() => synth({ minAcu: '8', maxAcu: '4' })).toThrow(/context "maxAcu" must be at least minAcu/);
+    expect(() => synth({ localstack: 'true', redisBackend: 'elasticache' })).toThrow(
+      /context "redisBackend" must be upstash when localstack=true/,
+    );
+  });
+
+  it('names the stack after the stage and retains a prod stage by default', () => {
+    const prod = synth({ stage: 'prod' });
+    expect(prod.stack.stackName).toBe('EventFlow-prod');
+    expect(prod.stack.config.removalPolicy).toBe('retain');
+    expect(synth().stack.config.removalPolicy).toBe('destroy');
+  });
+});
