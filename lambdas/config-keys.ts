@@ -23,6 +23,7 @@ export const ENV = {
   retryBaseMs: 'RETRY_BASE_MS',
   futureSkewMs: 'FUTURE_SKEW_MS',
   reconcileGraceMs: 'RECONCILE_GRACE_MS',
+  reconcileIdleIntervalMs: 'RECONCILE_IDLE_INTERVAL_MS',
   timeMarginMs: 'TIME_MARGIN_MS',
   consumerMode: 'CONSUMER_MODE',
   maintenanceIntervalMs: 'MAINTENANCE_INTERVAL_MS',

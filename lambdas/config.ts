@@ -38,6 +38,7 @@ const schema = z.object({
   [ENV.retryBaseMs]: z._default(int(1, 3_600_000), 2000),
   [ENV.futureSkewMs]: z._default(int(0, 86_400_000), 300000),
   [ENV.reconcileGraceMs]: z._default(int(1000, 86_400_000), 60000),
+  [ENV.reconcileIdleIntervalMs]: z._default(int(1000, 86_400_000), 3_600_000),
   [ENV.timeMarginMs]: z._default(int(0, 600_000), 10000),
   [ENV.maintenanceIntervalMs]: z._default(int(100, 3_600_000), 10000),
   [ENV.dlqUrl]: optionalUrl,
@@ -76,6 +77,7 @@ export interface Config {
     readonly maxAttempts: number;
     readonly retryBaseMs: number;
     readonly reconcileGraceMs: number;
+    readonly reconcileIdleIntervalMs: number;
     readonly timeMarginMs: number;
     readonly maintenanceIntervalMs: number;
   };
@@ -142,6 +144,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxAttempts: v.MAX_ATTEMPTS,
       retryBaseMs: v.RETRY_BASE_MS,
       reconcileGraceMs: v.RECONCILE_GRACE_MS,
+      reconcileIdleIntervalMs: v.RECONCILE_IDLE_INTERVAL_MS,
       timeMarginMs: v.TIME_MARGIN_MS,
       maintenanceIntervalMs: v.MAINTENANCE_INTERVAL_MS,
     },

@@ -13,6 +13,7 @@ export function drainSettings(config: Config, consumer: string, overrides: Parti
     retryBaseMs: config.consumer.retryBaseMs,
     futureSkewMs: config.rules.futureSkewMs,
     reconcileGraceMs: config.consumer.reconcileGraceMs,
+    reconcileIdleIntervalMs: config.consumer.reconcileIdleIntervalMs,
     maintenanceIntervalMs: config.consumer.maintenanceIntervalMs,
     ...overrides,
   };

@@ -15,7 +15,7 @@ import type {
   StreamEntry,
 } from '../ports.ts';
 import { streamIdTime } from '../stream-ids.ts';
-import { runMaintenance } from './maintenance.ts';
+import { newMaintenanceState, runMaintenance } from './maintenance.ts';
 import { type FailedRow, type ProcessedRow, recordFailed, recordProcessed } from './store.ts';
 
 /** error_type of stream entries that are not events at all. */
@@ -45,6 +45,7 @@ export interface DrainSettings {
   readonly retryBaseMs: number;
   readonly futureSkewMs: number;
   readonly reconcileGraceMs: number;
+  readonly reconcileIdleIntervalMs: number;
   readonly maintenanceIntervalMs: number;
 }
 
@@ -127,6 +128,7 @@ function eventFailure(event: AcceptedEvent, type: string, message: string, attem
 export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
   const { sql, stream, metrics, logger, clock } = deps;
   let groupReady = false;
+  const maintenance = newMaintenanceState();
 
   async function writeProcessed(
     items: ReadonlyArray<{ delivery: Delivery; event: AcceptedEvent; row: ProcessedRow }>,
@@ -357,7 +359,7 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
         }
         if (clock.now().getTime() - lastMaintenance >= settings.maintenanceIntervalMs) {
           lastMaintenance = clock.now().getTime();
-          const done = await runMaintenance(deps, settings);
+          const done = await runMaintenance(deps, settings, maintenance);
           summary.republished += done.republished;
           summary.fromFallback += done.fromFallback;
         }
@@ -391,6 +393,13 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
         summary.retried += counts.retried;
         metrics.flush();
       } catch (error) {
+        if (/NOGROUP/.test(errorMessage(error))) {
+          // Redis lost the stream or group (restarted empty, or deleted by hand): recreate it; the
+          // reconciler republishes whatever had no outcome.
+          groupReady = false;
+          logger.warn('consumer group missing; recreating it', { error: errorMessage(error) });
+          continue;
+        }
         if (!(error instanceof DependencyUnavailableError)) throw error;
         // Redis or Postgres is away: whatever was read stays pending; try again after a pause.
         outageMs = Math.min(Math.max(outageMs * 2, 200), 5000);

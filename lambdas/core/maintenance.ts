@@ -18,6 +18,35 @@ export interface MaintenanceDeps {
 export interface MaintenanceSettings {
   readonly batchSize: number;
   readonly reconcileGraceMs: number;
+  /**
+   * With no stream activity, reconcile only this often: the reconciler is the consumer's only SQL
+   * at rest, and Aurora Serverless v2 can pause only when nothing queries it.
+   */
+  readonly reconcileIdleIntervalMs: number;
+}
+
+/** What one consumer remembers between maintenance runs (per process / Lambda container). */
+export interface MaintenanceState {
+  lastReconcileAt: number;
+  lastActivityAt: number;
+  lastDeliveredId: string | null;
+}
+
+export const newMaintenanceState = (): MaintenanceState => ({
+  lastReconcileAt: Number.NEGATIVE_INFINITY,
+  lastActivityAt: Number.NEGATIVE_INFINITY,
+  lastDeliveredId: null,
+});
+
+/**
+ * Reconcile after recent activity (events moving, or the stream having been unreachable: the moments
+ * raw events get stranded) for two grace periods, so stranded events are found once their grace is
+ * over; otherwise once per idle interval.
+ */
+export function shouldReconcile(state: MaintenanceState, now: number, settings: MaintenanceSettings): boolean {
+  return (
+    now - state.lastActivityAt <= 2 * settings.reconcileGraceMs || now - state.lastReconcileAt >= settings.reconcileIdleIntervalMs
+  );
 }
 
 /**
@@ -91,7 +120,11 @@ export interface MaintenanceResult {
 }
 
 /** Runs every chore; a failing chore is logged and does not stop the others or the drain. */
-export async function runMaintenance(deps: MaintenanceDeps, settings: MaintenanceSettings): Promise<MaintenanceResult> {
+export async function runMaintenance(
+  deps: MaintenanceDeps,
+  settings: MaintenanceSettings,
+  state: MaintenanceState = newMaintenanceState(),
+): Promise<MaintenanceResult> {
   const { sql, stream, metrics, logger, clock } = deps;
   let fromFallback = 0;
   let republished = 0;
@@ -101,17 +134,32 @@ export async function runMaintenance(deps: MaintenanceDeps, settings: Maintenanc
   } catch (error) {
     logger.warn('fallback queue drain failed', { error: String(error) });
   }
+  const started = clock.now().getTime();
+  if (fromFallback > 0) state.lastActivityAt = started;
   try {
-    stats = await stream.stats();
-    const cutoff = reconcileCutoff(stats, clock.now(), settings.reconcileGraceMs);
-    // Bounded per run so one consumer's chores cannot starve its drain loop.
-    for (let page = 0; page < 20; page++) {
-      const stranded = await claimUnresolved(sql, { cutoff, limit: PAYLOAD_ROWS_PER_QUERY });
-      republished += await publishStored(
-        stream,
-        stranded.map((row) => row.payload),
-      );
-      if (stranded.length < PAYLOAD_ROWS_PER_QUERY) break;
+    try {
+      stats = await stream.stats();
+    } catch (error) {
+      state.lastActivityAt = started; // an outage is when events get stranded: look again soon after
+      throw error;
+    }
+    if (stats.lastDeliveredId !== state.lastDeliveredId || stats.pending > 0 || (stats.lag ?? 1) > 0) {
+      state.lastActivityAt = started;
+      state.lastDeliveredId = stats.lastDeliveredId;
+    }
+    if (shouldReconcile(state, started, settings)) {
+      state.lastReconcileAt = started;
+      const cutoff = reconcileCutoff(stats, clock.now(), settings.reconcileGraceMs);
+      // Bounded per run so one consumer's chores cannot starve its drain loop.
+      for (let page = 0; page < 20; page++) {
+        const stranded = await claimUnresolved(sql, { cutoff, limit: PAYLOAD_ROWS_PER_QUERY });
+        republished += await publishStored(
+          stream,
+          stranded.map((row) => row.payload),
+        );
+        if (stranded.length < PAYLOAD_ROWS_PER_QUERY) break;
+      }
+      if (republished > 0) state.lastActivityAt = started;
     }
     if (republished > 0) {
       metrics.count('eventsRepublished', republished);

@@ -226,7 +226,7 @@ describe('Redis unavailable at ingest', () => {
         metrics: env.pipeline.metrics,
         logger: createQuietLogger().logger,
       },
-      { batchSize: 10, reconcileGraceMs: 200 },
+      { batchSize: 10, reconcileGraceMs: 200, reconcileIdleIntervalMs: 3_600_000 },
     );
     expect(result.republished).toBe(0);
     expect(await redis.xlen(env.streamKey)).toBe(1);
@@ -279,5 +279,28 @@ describe('stream trimming', () => {
     const remaining = (await redis.xrange(env.streamKey, '-', '+')).map(([id]) => id);
     expect(remaining.length).toBeLessThan(302);
     expect(remaining).toContain(unread[0]?.id);
+  });
+});
+
+describe('at rest', () => {
+  it('the consumer makes no SQL call once the stream has been idle for two grace periods (Aurora can pause)', async () => {
+    const env = await setup({ reconcileIdleIntervalMs: 3_600_000 });
+    await env.pipeline.call('POST', '/events', { body: purchase() });
+    await env.pipeline.drainOnce();
+    await sleep(450); // > 2 × reconcileGraceMs (200 ms)
+    await env.pipeline.drainOnce(); // notices nothing moved since
+    const queries: string[] = [];
+    const original = realSql.query;
+    realSql.query = (async (text: string, params?: Parameters<SqlExecutor['query']>[1]) => {
+      queries.push(text);
+      return original.call(realSql, text, params);
+    }) as SqlExecutor['query'];
+    try {
+      await env.pipeline.drainOnce();
+      await env.pipeline.drainOnce();
+    } finally {
+      realSql.query = original;
+    }
+    expect(queries.map((q) => q.trim().slice(0, 60))).toEqual([]);
   });
 });

@@ -43,6 +43,7 @@ export function createTestPipeline(options: TestPipelineOptions) {
     retryBaseMs: 2000,
     futureSkewMs: 300_000,
     reconcileGraceMs: 60_000,
+    reconcileIdleIntervalMs: 3_600_000,
     maintenanceIntervalMs: 60_000,
     ...options.settings,
   };
