@@ -410,7 +410,12 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const server = await startDataApiServer({ databaseUrl, port: Number(process.env.DATA_API_LOCAL_PORT ?? 8080) });
+  const server = await startDataApiServer({
+    databaseUrl,
+    port: Number(process.env.DATA_API_LOCAL_PORT ?? 8080),
+    // 0.0.0.0 inside a container (localstack-compose.yml), so LocalStack's Lambdas can reach it.
+    host: process.env.DATA_API_LOCAL_HOST ?? '127.0.0.1',
+  });
   const database = new URL(databaseUrl).pathname.slice(1);
   console.log(`RDS Data API (local) on ${server.url}, over ${databaseUrl.replace(/\/\/[^@/]*@/, '//')}`);
   console.log('Point the pipeline at it with any ARN-shaped values (they are not checked):');

@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     throw new Error(`SQS_LOCAL_PORT must be a port number, got "${process.env.SQS_LOCAL_PORT}"`);
   }
   const [dlq, fallback] = DEFAULT_QUEUES;
-  const sqs = await startLocalSqs({ port, queues: [...DEFAULT_QUEUES] });
+  const sqs = await startLocalSqs({ port, host: process.env.SQS_LOCAL_HOST ?? '127.0.0.1', queues: [...DEFAULT_QUEUES] });
   console.log(`local SQS (fauxqs) listening on ${sqs.endpoint}`);
   for (const [name, url] of Object.entries(sqs.queueUrls)) console.log(`  ${name}: ${url}`);
   console.log('\nenvironment for the lambdas and scripts:');

@@ -213,6 +213,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     token: process.env.UPSTASH_LOCAL_TOKEN ?? 'local-token',
     port,
+    host: process.env.UPSTASH_LOCAL_HOST ?? '127.0.0.1',
   });
   // Printed as env lines so they can be pasted into .env for the Lambdas' Upstash driver.
   console.log(`UPSTASH_REDIS_REST_URL=${server.url}\nUPSTASH_REDIS_REST_TOKEN=${server.token}`);
