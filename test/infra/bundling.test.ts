@@ -92,3 +92,128 @@ describe('bundles from a real synth', () => {
     expect(report.pluginReports.flatMap((p: { violations: unknown[] }) => p.violations)).toEqual([]);
   });
 });
+
+/**
+ * Invokes a bundle from cdk.out in a fresh Node process with the function's synthesized environment,
+ * its AWS endpoints pointed at the local Data API / Upstash / SQS endpoints over the real services.
+ */
+async function invokeBundle(fn: IConstruct, event: unknown, overrides: Record<string, string>): Promise<Cfn> {
+  const logicalId = stack.getLogicalId(fn.node.defaultChild as CfnElement);
+  const variables: Record<string, unknown> = template.Resources[logicalId].Properties.Environment?.Variables ?? {};
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(variables)) {
+    if (name in overrides) continue;
+    // Anything left unresolved (a Ref to an AWS resource) must be one we override.
+    expect(typeof value, `${name} of ${fn.node.id} is not a plain string`).toBe('string');
+    env[name] = value as string;
+  }
+  const { execFile } = await import('node:child_process');
+  const bundle = join(bundleDir(fn), 'index.mjs');
+  const runner = new URL('../support/invoke-bundle.mjs', import.meta.url).pathname;
+  const output = await new Promise<string>((resolve) => {
+    execFile(
+      process.execPath,
+      ['--enable-source-maps', runner, bundle, JSON.stringify(event), '20000'],
+      {
+        env: { PATH: process.env.PATH ?? '', ...env, ...overrides, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+        timeout: 60_000,
+      },
+      (_error, stdout, stderr) => resolve(`${stdout}\n${stderr}`),
+    );
+  });
+  const result = /^RESULT (.*)$/m.exec(output);
+  if (!result) throw new Error(`the ${fn.node.id} bundle did not return a result:\n${output}`);
+  return JSON.parse(result[1] as string);
+}
+
+describe('bundles invoked like Lambda does, against local endpoints over the real Postgres and Redis', () => {
+  let closeAll: () => Promise<void>;
+  let overrides: Record<string, string>;
+  let databaseUrl: string;
+
+  beforeAll(async () => {
+    const { createTestDatabase, TEST_REDIS_URL, uniqueName } = await import('../support/services.ts');
+    const { startDataApiServer } = await import('../../scripts/local-endpoints/data-api.ts');
+    const { startUpstashRestServer } = await import('../../scripts/local-endpoints/upstash-rest.ts');
+    const { startLocalSqs } = await import('../../scripts/local-endpoints/sqs.ts');
+    const { Redis } = await import('ioredis');
+    const db = await createTestDatabase({ migrate: false }); // the migrate bundle creates the schema
+    databaseUrl = db.url;
+    const dataApi = await startDataApiServer({ databaseUrl: db.url, port: 0 });
+    const upstash = await startUpstashRestServer({ redisUrl: TEST_REDIS_URL, token: 'bundle-token', port: 0 });
+    const [dlqName, fallbackName] = [uniqueName('dlq'), uniqueName('fallback')];
+    const sqs = await startLocalSqs({ port: 0, queues: [dlqName, fallbackName] });
+    const streamKey = uniqueName('events');
+    overrides = {
+      SQL_DRIVER: 'data-api',
+      RDS_DATA_ENDPOINT: dataApi.url,
+      DB_CLUSTER_ARN: 'arn:aws:rds:us-east-1:000000000000:cluster:bundle-test',
+      DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:bundle-test',
+      DB_NAME: db.name,
+      STREAM_DRIVER: 'upstash',
+      UPSTASH_REDIS_REST_URL: upstash.url,
+      UPSTASH_REDIS_REST_TOKEN: upstash.token,
+      UPSTASH_SECRET_ARN: '',
+      STREAM_KEY: streamKey,
+      SQS_ENDPOINT: sqs.endpoint,
+      DLQ_URL: sqs.queueUrls[dlqName] as string,
+      INGEST_FALLBACK_QUEUE_URL: sqs.queueUrls[fallbackName] as string,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      UPSTASH_DISABLE_TELEMETRY: '1',
+    };
+    closeAll = async () => {
+      await Promise.all([dataApi.close(), upstash.close(), sqs.close()]);
+      const redis = new Redis(TEST_REDIS_URL);
+      await redis.del(streamKey, `${streamKey}:errors`);
+      redis.disconnect();
+      await db.drop();
+    };
+  }, 60_000);
+
+  afterAll(async () => {
+    await closeAll?.();
+  });
+
+  it('migrate applies the schema through the Data API, then finds it up to date', async () => {
+    expect(await invokeBundle(functions().migrate, {}, overrides)).toEqual({ applied: ['001_initial'] });
+    expect(await invokeBundle(functions().migrate, {}, overrides)).toEqual({ applied: [] });
+  }, 60_000);
+
+  it('ingest answers 202, the consumer drains it into processed_events, and a rule violation is dead-lettered', async () => {
+    const { apiRequest } = await import('../support/events.ts');
+    const good = { event_id: crypto.randomUUID(), event_type: 'purchase', user_id: 'u1', properties: { amount: 12.5 } };
+    const bad = { event_id: crypto.randomUUID(), event_type: 'purchase', properties: { amount: 0 } };
+    const sent = await invokeBundle(
+      functions().ingest,
+      apiRequest('POST', '/events/batch', { body: { events: [good, bad] } }),
+      overrides,
+    );
+    expect(sent.statusCode).toBe(202);
+    expect(JSON.parse(sent.body)).toMatchObject({ accepted: 2, rejected: 0 });
+    const health = await invokeBundle(functions().ingest, apiRequest('GET', '/health'), overrides);
+    expect(health.statusCode).toBe(200);
+
+    const summary = await invokeBundle(
+      functions().consumer,
+      { 'detail-type': 'Scheduled Event', source: 'aws.events' },
+      overrides,
+    );
+    expect(summary).toMatchObject({ processed: 1, failed: 1 });
+
+    const pg = (await import('pg')).default;
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      const processed = await client.query('SELECT event_id::text FROM processed_events');
+      const failed = await client.query('SELECT event_id::text, error_type FROM failed_events');
+      expect(processed.rows).toEqual([{ event_id: good.event_id }]);
+      expect(failed.rows).toEqual([{ event_id: bad.event_id, error_type: 'RuleViolation' }]);
+    } finally {
+      await client.end();
+    }
+    const lookup = await invokeBundle(functions().ingest, apiRequest('GET', `/events/${good.event_id}`), overrides);
+    expect(JSON.parse(lookup.body)).toMatchObject({ status: 'processed' });
+  }, 90_000);
+});

@@ -1,6 +1,8 @@
 // SqlExecutor over PGlite (Postgres in WASM, in-process): local runs and tests without a server.
 // Never leaks PGlite types: rows follow the SqlRow shapes of the pg adapter, errors are classified.
-import { PGlite, type Transaction } from '@electric-sql/pglite';
+// Types only at the top: the module itself is loaded inside createPgliteExecutor, so Lambda bundles
+// (where PGlite is external and absent) never import it; a static import would be hoisted there.
+import type { PGlite, Transaction } from '@electric-sql/pglite';
 import type { SqlExecutor, SqlParams, SqlResult, SqlRow } from '../../ports.ts';
 import { classifyPgError } from './classify-pg.ts';
 import { toPositional } from './named-params.ts';
@@ -45,8 +47,9 @@ async function run<Row extends SqlRow>(db: Queryable, sql: string, params?: SqlP
 export async function createPgliteExecutor(options: PgliteExecutorOptions = {}): Promise<SqlExecutor> {
   let db: PGlite;
   try {
-    // UTC like Aurora's Data API sessions, so now()::date and timestamp casts agree with production.
+    const { PGlite } = await import('@electric-sql/pglite');
     db = await PGlite.create(options.dataDir);
+    // UTC like Aurora's Data API sessions, so now()::date and timestamp casts agree with production.
     await db.exec("SET TimeZone = 'UTC'");
   } catch (error) {
     throw classifyPgError(error);
