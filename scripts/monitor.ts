@@ -1,0 +1,252 @@
+// `npm run monitor`: polls a running EventFlow's GET /health and GET /metrics/summary and prints one line per interval.
+// Read-only: must never send anything but those two GETs, nor exit non-zero in watch mode for a bad reading (only --once judges).
+import { parseArgs } from 'node:util';
+
+const USAGE = `Usage: npm run monitor -- [options]
+
+  --url URL        API base URL (default http://127.0.0.1:3000)
+  --interval S     seconds between readings (default 2)
+  --once           print one reading and exit: 0 when healthy, 1 when degraded or unreachable
+  --api-key KEY    sent as x-api-key (a deployed /metrics/summary needs it; default: $EVENTFLOW_API_KEY)
+  --timeout-ms N   per-request timeout (default 5000)
+  -h, --help       show this help
+
+Each line: time, overall status, database and stream health with probe latency, then the backlog:
+stream length (XLEN), lag (never delivered), pending (delivered, not acknowledged), queue_depth (lag + pending),
+the oldest pending entry's age and the number of consumers in the group.`;
+
+interface MonitorOptions {
+  readonly baseUrl: string;
+  readonly intervalMs: number;
+  readonly once: boolean;
+  readonly apiKey: string | undefined;
+  readonly timeoutMs: number;
+}
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function parseOptions(argv: readonly string[]): MonitorOptions | 'help' {
+  let parsed: ReturnType<typeof parseCli>;
+  try {
+    parsed = parseCli(argv);
+  } catch (error) {
+    // parseArgs throws for unknown flags and missing values; its message names the flag.
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const rawUrl = values.url ?? 'http://127.0.0.1:3000';
+  let url: URL;
+  try {
+    url = new URL(rawUrl);
+  } catch {
+    throw new UsageError(`--url must be an http(s) URL, got "${rawUrl}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--url must be http or https, got "${rawUrl}"`);
+  const interval = values.interval === undefined ? 2 : Number(values.interval);
+  if (values.interval?.trim() === '' || !Number.isFinite(interval) || interval < 0.1 || interval > 3600) {
+    throw new UsageError(`--interval must be a number of seconds from 0.1 to 3600, got "${values.interval}"`);
+  }
+  const timeoutMs = values['timeout-ms'] === undefined ? 5000 : Number(values['timeout-ms']);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1)
+    throw new UsageError(`--timeout-ms must be a positive integer, got "${values['timeout-ms']}"`);
+  return {
+    // Keep any path (an API Gateway stage such as /prod) and append the routes to it.
+    baseUrl: url.href.replace(/\/+$/, ''),
+    intervalMs: interval * 1000,
+    once: values.once === true,
+    apiKey: values['api-key'] ?? process.env.EVENTFLOW_API_KEY,
+    timeoutMs,
+  };
+}
+
+function parseCli(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' },
+      interval: { type: 'string' },
+      once: { type: 'boolean' },
+      'api-key': { type: 'string' },
+      'timeout-ms': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+interface DependencyHealth {
+  readonly status?: string;
+  readonly latency_ms?: number;
+  readonly error?: string;
+}
+
+interface HealthBody {
+  readonly status?: string;
+  readonly dependencies?: { readonly database?: DependencyHealth; readonly stream?: DependencyHealth };
+}
+
+interface SummaryBody {
+  readonly stream_length?: number;
+  readonly lag?: number | null;
+  readonly pending?: number;
+  readonly queue_depth?: number;
+  readonly oldest_pending_age_seconds?: number | null;
+  readonly consumers?: number;
+}
+
+type Fetched<T> =
+  | { readonly ok: true; readonly status: number; readonly body: T }
+  | { readonly ok: false; readonly status: number | null; readonly problem: string };
+
+/** Codes that mean "there is no server there", as opposed to a server misbehaving. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function networkCode(error: unknown): string {
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return 'TIMEOUT';
+  // Node's fetch (undici) wraps the socket error: TypeError('fetch failed', { cause: { code } }).
+  const cause = (error as { cause?: { code?: unknown; errors?: Array<{ code?: unknown }> } }).cause;
+  const code = cause?.code ?? cause?.errors?.[0]?.code;
+  return typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * GETs a JSON route. /health answers 503 with a body when degraded, so any JSON body is kept whatever the status;
+ * `ok` is false only when there is no usable body.
+ */
+async function getJson<T>(options: MonitorOptions, path: string): Promise<Fetched<T>> {
+  const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'eventflow-monitor' };
+  if (options.apiKey) headers['x-api-key'] = options.apiKey;
+  let response: Response;
+  try {
+    response = await fetch(`${options.baseUrl}${path}`, { headers, signal: AbortSignal.timeout(options.timeoutMs) });
+  } catch (error) {
+    return { ok: false, status: null, problem: networkCode(error) };
+  }
+  const text = await response.text();
+  try {
+    return { ok: true, status: response.status, body: JSON.parse(text) as T };
+  } catch {
+    return { ok: false, status: response.status, problem: `HTTP ${response.status}, not JSON` };
+  }
+}
+
+interface Reading {
+  readonly line: string;
+  readonly healthy: boolean;
+}
+
+function dependency(name: string, health: DependencyHealth | undefined): string {
+  if (!health) return `${name} ?`;
+  // The server rounds probe latencies to whole milliseconds; print them as given.
+  const latency = typeof health.latency_ms === 'number' ? ` ${health.latency_ms} ms` : '';
+  if (health.status === 'up') return `${name} up${latency}`;
+  return `${name} DOWN${latency}${health.error ? ` (${health.error})` : ''}`;
+}
+
+function field(value: number | null | undefined): string {
+  return value === null || value === undefined ? '-' : String(value);
+}
+
+function age(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) return '-';
+  return seconds < 60 ? `${seconds.toFixed(1)} s` : `${(seconds / 60).toFixed(1)} min`;
+}
+
+function unreachableHint(options: MonitorOptions, code: string): string {
+  if (code === 'ECONNREFUSED')
+    return `nothing is listening at ${options.baseUrl} (connection refused): start the server with \`npm start\`, or pass --url`;
+  return `cannot reach ${options.baseUrl} (${code}): check --url, or start the server with \`npm start\``;
+}
+
+async function read(options: MonitorOptions): Promise<Reading> {
+  // Milliseconds only when readings come faster than one a second, so lines stay distinct.
+  const time = `${new Date().toISOString().slice(0, options.intervalMs < 1000 ? 23 : 19)}Z`;
+  const [health, summary] = await Promise.all([
+    getJson<HealthBody>(options, '/health'),
+    getJson<SummaryBody>(options, '/metrics/summary'),
+  ]);
+  if (!health.ok && health.status === null) {
+    // A refused connection means no server; a timeout means a server too busy or stuck to answer.
+    const label = UNREACHABLE_CODES.has(health.problem) ? 'unreachable' : 'NO REPLY';
+    return { line: `${time}  ${label}  ${unreachableHint(options, health.problem)}`, healthy: false };
+  }
+  const parts = [time];
+  let healthy = false;
+  if (health.ok) {
+    healthy = health.status === 200 && health.body.status === 'ok';
+    parts.push(
+      healthy ? 'ok' : 'DEGRADED',
+      dependency('database', health.body.dependencies?.database),
+      dependency('stream', health.body.dependencies?.stream),
+    );
+  } else {
+    parts.push('DEGRADED', `health ${health.problem}`);
+  }
+  if (summary.ok && summary.status === 200) {
+    const s = summary.body;
+    parts.push(
+      `length ${field(s.stream_length)}`,
+      `lag ${field(s.lag)}`,
+      `pending ${field(s.pending)}`,
+      `queue_depth ${field(s.queue_depth)}`,
+      `oldest_pending ${age(s.oldest_pending_age_seconds)}`,
+      `consumers ${field(s.consumers)}`,
+    );
+  } else {
+    const status = summary.status;
+    const why =
+      status === 401 || status === 403 ? `HTTP ${status} (pass --api-key)` : summary.ok ? `HTTP ${status}` : summary.problem;
+    parts.push(`summary unavailable: ${why}`);
+  }
+  return { line: parts.join('  '), healthy };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function main(): Promise<number> {
+  let options: MonitorOptions | 'help';
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`error: ${error.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (options === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (options.once) {
+    const reading = await read(options);
+    process.stdout.write(`${reading.line}\n`);
+    return reading.healthy ? 0 : 1;
+  }
+  // Nothing is in flight worth finishing: a reading is read-only, so Ctrl-C ends at once.
+  process.once('SIGINT', () => process.exit(0));
+  process.stderr.write(`monitoring ${options.baseUrl} every ${options.intervalMs / 1000} s (Ctrl-C stops)\n`);
+  // Readings are due on a fixed grid, so a slow reply shifts one line, not every later one.
+  const begin = performance.now();
+  for (let tick = 0; ; tick++) {
+    const reading = await read(options);
+    process.stdout.write(`${reading.line}\n`);
+    const dueMs = (tick + 1) * options.intervalMs - (performance.now() - begin);
+    if (dueMs > 0) await sleep(dueMs);
+  }
+}
+
+main().then(
+  function exitWith(code) {
+    process.exitCode = code;
+  },
+  function crash(error: unknown) {
+    process.stderr.write(`monitor failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
