@@ -1,6 +1,6 @@
 // Turns raw RESP2-shaped stream replies (arrays of strings/numbers) into the port's shapes.
 // Both Redis adapters (ioredis over TCP, Upstash over REST) return these shapes, so both parse here.
-import type { ErrorRecord, EventStream, PendingEntry, StreamEntry, StreamStats } from '../../ports.ts';
+import type { PendingEntry, StreamEntry, StreamStats } from '../../ports.ts';
 
 type Raw = unknown;
 
@@ -86,33 +86,3 @@ export function parseErrorNotes<T>(ids: readonly string[], values: Raw): Map<str
 export const errorNotesKey = (streamKey: string): string => `${streamKey}:errors`;
 
 export { compareStreamIds, streamIdTime } from '../../stream-ids.ts';
-
-type RedisCall = (command: string, ...args: (string | number)[]) => Promise<unknown>;
-
-/**
- * The EventStream methods that are plain hash commands (retry notes) and PING, over any adapter's
- * command function, so both adapters store and read notes identically.
- */
-export function noteMethods(
-  call: RedisCall,
-  streamKey: string,
-): Pick<EventStream, 'noteErrors' | 'readErrors' | 'forgetErrors' | 'ping'> {
-  const notesKey = errorNotesKey(streamKey);
-  return {
-    async noteErrors(errors) {
-      if (errors.length === 0) return;
-      await call('HSET', notesKey, ...errors.flatMap(({ id, error }) => [id, JSON.stringify(error)]));
-    },
-    async readErrors(ids) {
-      if (ids.length === 0) return new Map();
-      return parseErrorNotes<ErrorRecord>(ids, await call('HMGET', notesKey, ...ids));
-    },
-    async forgetErrors(ids) {
-      if (ids.length === 0) return;
-      await call('HDEL', notesKey, ...ids);
-    },
-    async ping() {
-      await call('PING');
-    },
-  };
-}

@@ -1,10 +1,10 @@
 // EventStream over Upstash's REST API (@upstash/redis): Lambdas reach Redis without a VPC or a held socket.
-// Sends the same commands as the ioredis adapter and parses with replies.ts; must never promise a blocking read.
+// A transport for command-stream.ts (the same commands as the ioredis adapter); must never promise a blocking read.
 import { errors, Redis } from '@upstash/redis';
 import { ConfigError, DependencyUnavailableError } from '../../errors.ts';
 import type { EventStream } from '../../ports.ts';
 import { classifyRedisError } from './classify-redis.ts';
-import { noteMethods, parseEntries, parsePending, parseReadGroup, parseStats } from './replies.ts';
+import { type Command, createCommandStream } from './command-stream.ts';
 
 export interface UpstashStreamOptions {
   readonly url: string;
@@ -12,8 +12,6 @@ export interface UpstashStreamOptions {
   readonly streamKey: string;
   readonly group: string;
 }
-
-type Command = [name: string, ...args: (string | number)[]];
 
 /** Whole-request deadline (retries included): the client has none, and a hung fetch would hang the Lambda. */
 const REQUEST_TIMEOUT_MS = 5000;
@@ -50,7 +48,6 @@ function toStreamError(error: unknown): Error {
 }
 
 export function createUpstashStream(options: UpstashStreamOptions): EventStream {
-  const { streamKey: key, group } = options;
   // The client only warns on a missing url/token and then fails every call: fail at cold start instead.
   if (!options.url.trim())
     throw new ConfigError('Upstash stream: url is empty (UPSTASH_REDIS_REST_URL or the UPSTASH_SECRET_ARN secret)');
@@ -73,64 +70,27 @@ export function createUpstashStream(options: UpstashStreamOptions): EventStream 
     // Cost: the client's decoder drops a leading U+FEFF; harmless, as stream data is JSON.stringify output.
   });
 
-  async function call(...command: Command): Promise<unknown> {
-    try {
-      return await redis.exec(command);
-    } catch (error) {
-      throw toStreamError(error);
-    }
-  }
-
-  async function pipeline(commands: readonly Command[]): Promise<unknown[]> {
-    try {
-      return await redis.pipelineRaw(commands);
-    } catch (error) {
-      throw toStreamError(error);
-    }
-  }
-
-  return {
-    async ensureGroup() {
-      try {
-        await call('XGROUP', 'CREATE', key, group, '0', 'MKSTREAM');
-      } catch (error) {
-        if (!/BUSYGROUP/.test(String((error as Error).message))) throw error;
-      }
+  return createCommandStream(
+    {
+      canBlock: false,
+      async call(command) {
+        try {
+          return await redis.exec(command);
+        } catch (error) {
+          throw toStreamError(error);
+        }
+      },
+      async pipeline(commands) {
+        try {
+          return await redis.pipelineRaw(commands);
+        } catch (error) {
+          throw toStreamError(error);
+        }
+      },
+      async close() {
+        // Nothing to release: every call is its own HTTP request.
+      },
     },
-    async add(data) {
-      if (data.length === 0) return [];
-      const ids = await pipeline(data.map((item): Command => ['XADD', key, '*', 'data', item]));
-      return ids.map(String);
-    },
-    async readNew(consumer, { count }) {
-      // blockMs is ignored on purpose: REST cannot block, so the read returns at once (see ports.ts).
-      return parseReadGroup(await call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', key, '>'));
-    },
-    async pending({ minIdleMs, count }) {
-      return parsePending(await call('XPENDING', key, group, 'IDLE', Math.max(0, Math.floor(minIdleMs)), '-', '+', count));
-    },
-    async claim(consumer, ids, minIdleMs) {
-      if (ids.length === 0) return [];
-      return parseEntries(await call('XCLAIM', key, group, consumer, Math.max(0, Math.floor(minIdleMs)), ...ids));
-    },
-    async ack(ids) {
-      if (ids.length === 0) return 0;
-      return Number(await call('XACK', key, group, ...ids));
-    },
-    async trimBefore(id) {
-      return Number(await call('XTRIM', key, 'MINID', '~', id));
-    },
-    async stats() {
-      const [length, summary, groups] = await pipeline([
-        ['XLEN', key],
-        ['XPENDING', key, group],
-        ['XINFO', 'GROUPS', key],
-      ]);
-      return parseStats(length, summary, groups, group);
-    },
-    ...noteMethods(call, key),
-    async close() {
-      // Nothing to release: every call is its own HTTP request.
-    },
-  };
+    { streamKey: options.streamKey, group: options.group },
+  );
 }

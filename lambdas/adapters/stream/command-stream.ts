@@ -1,0 +1,80 @@
+// The EventStream as Redis command lines over a transport. Both adapters (ioredis over TCP, Upstash
+// over REST) send exactly these commands and parse the same replies; only the transport differs.
+import type { ErrorRecord, EventStream } from '../../ports.ts';
+import { errorNotesKey, parseEntries, parseErrorNotes, parsePending, parseReadGroup, parseStats } from './replies.ts';
+
+export type Command = [name: string, ...args: (string | number)[]];
+
+/** How commands reach Redis. Errors must already be classified (classify-redis.ts). */
+export interface RedisTransport {
+  call(command: Command): Promise<unknown>;
+  /** Several commands in one round trip; replies in order; throws if any failed. */
+  pipeline(commands: readonly Command[]): Promise<unknown[]>;
+  /** Whether XREADGROUP may BLOCK (a held TCP connection) or must return at once (REST). */
+  readonly canBlock: boolean;
+  close(): Promise<void>;
+}
+
+export function createCommandStream(transport: RedisTransport, options: { streamKey: string; group: string }): EventStream {
+  const { streamKey: key, group } = options;
+  const notesKey = errorNotesKey(key);
+  const call = (...command: Command) => transport.call(command);
+  const idle = (ms: number) => Math.max(0, Math.floor(ms));
+  return {
+    async ensureGroup() {
+      try {
+        await call('XGROUP', 'CREATE', key, group, '0', 'MKSTREAM');
+      } catch (error) {
+        if (!/BUSYGROUP/.test(String((error as Error).message))) throw error;
+      }
+    },
+    async add(data) {
+      if (data.length === 0) return [];
+      const ids = await transport.pipeline(data.map((item): Command => ['XADD', key, '*', 'data', item]));
+      return ids.map(String);
+    },
+    async readNew(consumer, { count, blockMs }) {
+      // Without a held connection blockMs is ignored on purpose: the read returns at once (see ports.ts).
+      const block = transport.canBlock && blockMs && blockMs > 0 ? ['BLOCK', blockMs] : [];
+      return parseReadGroup(await call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, ...block, 'STREAMS', key, '>'));
+    },
+    async pending({ minIdleMs, count }) {
+      return parsePending(await call('XPENDING', key, group, 'IDLE', idle(minIdleMs), '-', '+', count));
+    },
+    async claim(consumer, ids, minIdleMs) {
+      if (ids.length === 0) return [];
+      return parseEntries(await call('XCLAIM', key, group, consumer, idle(minIdleMs), ...ids));
+    },
+    async ack(ids) {
+      if (ids.length === 0) return 0;
+      return Number(await call('XACK', key, group, ...ids));
+    },
+    async trimBefore(id) {
+      return Number(await call('XTRIM', key, 'MINID', '~', id));
+    },
+    async stats() {
+      const [length, summary, groups] = await transport.pipeline([
+        ['XLEN', key],
+        ['XPENDING', key, group],
+        ['XINFO', 'GROUPS', key],
+      ]);
+      return parseStats(length, summary, groups, group);
+    },
+    async noteErrors(errors) {
+      if (errors.length === 0) return;
+      await call('HSET', notesKey, ...errors.flatMap(({ id, error }) => [id, JSON.stringify(error)]));
+    },
+    async readErrors(ids) {
+      if (ids.length === 0) return new Map();
+      return parseErrorNotes<ErrorRecord>(ids, await call('HMGET', notesKey, ...ids));
+    },
+    async forgetErrors(ids) {
+      if (ids.length === 0) return;
+      await call('HDEL', notesKey, ...ids);
+    },
+    async ping() {
+      await call('PING');
+    },
+    close: () => transport.close(),
+  };
+}
