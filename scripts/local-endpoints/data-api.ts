@@ -2,11 +2,11 @@
 // Dev tooling only: lambdas/ never import it, it checks no credentials, and it must never face a network in earnest.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { toPositional } from '../../lambdas/adapters/sql/named-params.ts';
 import { ENV } from '../../lambdas/config-keys.ts';
+import { listen } from './listen.ts';
 
 export interface DataApiServerOptions {
   /** Postgres to run statements on; a request's `database` replaces the database in this URL. */
@@ -391,16 +391,12 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
       )
       .catch(() => response.destroy());
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject).listen(options.port ?? 0, host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const listening = await listen(server, options.port ?? 0, host);
 
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: listening.url,
     async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
+      const closed = listening.close();
       await Promise.all([...transactions.keys()].map((id) => end(id, 'ROLLBACK').catch(() => {})));
       await Promise.all([...pools.values()].map((p) => p.end()));
       await closed;

@@ -1,9 +1,9 @@
 // Upstash-REST-compatible HTTP endpoint over a real Redis, so @upstash/redis runs offline and in tests.
 // Dev tooling only: lambdas/ must never import it, and it has no TLS or rate limits: keep it on localhost.
 import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { Redis, ReplyError } from 'ioredis';
+import { listen } from './listen.ts';
 
 export interface UpstashRestServerOptions {
   readonly redisUrl: string;
@@ -187,18 +187,13 @@ export async function startUpstashRestServer(options: UpstashRestServerOptions):
       })
       .catch(() => response.destroy());
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject).listen(options.port ?? 0, host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const listening = await listen(server, options.port ?? 0, host);
 
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: listening.url,
     token,
     async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections(); // clients keep sockets alive; close() alone would wait for them
-      await closed;
+      await listening.close();
       await redis.quit().catch(() => redis.disconnect());
     },
   };
