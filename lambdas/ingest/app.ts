@@ -206,8 +206,12 @@ export function matchRoute(method: string, path: string): { route?: Route; param
 export function createIngestApp(deps: IngestAppDeps) {
   const dispatch = async (event: APIGatewayProxyEvent, _context: Context): Promise<APIGatewayProxyResult> => {
     const method = event.httpMethod.toUpperCase();
-    // Behind a stage, `path` may carry the stage prefix; `resource` is the matched template.
-    const { route, params, allowed } = matchRoute(method, event.path ?? '/');
+    // API Gateway names the matched resource template ("/events/{id}"): use it, since `path` carries
+    // any custom-domain base path. The local server and proxy resources fall back to matching `path`.
+    const declared = ROUTES[`${method} ${event.resource}`];
+    const { route, params, allowed } = declared
+      ? { route: declared, params: {}, allowed: [] }
+      : matchRoute(method, event.path ?? '/');
     if (!route) {
       if (allowed.length > 0) {
         throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${event.path}`, {

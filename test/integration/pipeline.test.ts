@@ -275,6 +275,19 @@ describe.each(COMBINATIONS)('pipeline over %s', (combination) => {
       expect(await countRows(sql, 'raw_events')).toBe(before);
     });
 
+    it('routes by the API Gateway resource template even when the path carries a base path', async () => {
+      const sent = await pipeline.call('POST', '/events', { body: purchase() });
+      const { apiRequest, lambdaContext } = await import('../support/events.ts');
+      const event = {
+        ...apiRequest('GET', `/ingest/events/${sent.body.event_id}`),
+        resource: '/events/{id}',
+        pathParameters: { id: sent.body.event_id },
+      };
+      const response = await pipeline.app(event, lambdaContext());
+      expect(response.statusCode).toBe(200);
+      expect(JSON.parse(response.body)).toMatchObject({ event_id: sent.body.event_id });
+    });
+
     it('a reserved key does not pollute Object.prototype', async () => {
       await pipeline.call('POST', '/events', {
         rawBody: '{"event_type":"custom","properties":{"constructor":{"prototype":{"polluted":1}}}}',
