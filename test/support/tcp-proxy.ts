@@ -1,0 +1,147 @@
+// A TCP proxy the fault tests put between a process and a real service (Postgres, Redis, SQS), so an
+// outage is real on the wire: block() drops every connection and refuses new ones. Never fakes replies.
+import net from 'node:net';
+
+export interface TcpProxyTarget {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface TcpProxyStats {
+  /** Connections accepted and forwarded since start. */
+  readonly accepted: number;
+  /** Connections cut by block(). */
+  readonly dropped: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Forwards 127.0.0.1:<port> to `target`. While blocked the port is closed (clients get ECONNREFUSED)
+ * and every connection that was open has been reset; restore() listens on the same port again.
+ */
+export class TcpProxy {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private listening = false;
+  private acceptedCount = 0;
+  private droppedCount = 0;
+  private closed = false;
+
+  private constructor(
+    readonly target: TcpProxyTarget,
+    private portNumber: number,
+  ) {
+    this.server = net.createServer((client) => this.forward(client));
+    this.server.on('error', () => {});
+  }
+
+  /** Starts a proxy on a free loopback port. */
+  static async start(target: TcpProxyTarget): Promise<TcpProxy> {
+    const proxy = new TcpProxy(target, 0);
+    await proxy.listen();
+    return proxy;
+  }
+
+  get port(): number {
+    return this.portNumber;
+  }
+
+  get blocked(): boolean {
+    return !this.listening;
+  }
+
+  get stats(): TcpProxyStats {
+    return { accepted: this.acceptedCount, dropped: this.droppedCount };
+  }
+
+  /** `scheme://[user@]127.0.0.1:<proxy port>/path` for a URL that points at the target. */
+  rewrite(url: string): string {
+    const parsed = new URL(url);
+    parsed.hostname = '127.0.0.1';
+    parsed.port = String(this.port);
+    return parsed.toString();
+  }
+
+  private forward(client: net.Socket): void {
+    this.acceptedCount++;
+    const upstream = net.connect({ host: this.target.host, port: this.target.port });
+    this.sockets.add(client);
+    this.sockets.add(upstream);
+    const cut = () => {
+      client.destroy();
+      upstream.destroy();
+      this.sockets.delete(client);
+      this.sockets.delete(upstream);
+    };
+    client.on('error', cut).on('close', cut);
+    upstream.on('error', cut).on('close', cut);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  private listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error) => {
+        this.server.off('listening', onListening);
+        reject(error);
+      };
+      const onListening = () => {
+        this.server.off('error', onError);
+        const address = this.server.address() as net.AddressInfo;
+        this.portNumber = address.port;
+        this.listening = true;
+        resolve();
+      };
+      this.server.once('error', onError);
+      this.server.once('listening', onListening);
+      this.server.listen({ port: this.portNumber, host: '127.0.0.1', exclusive: true });
+    });
+  }
+
+  /** The outage starts: open connections are reset, new ones refused. */
+  async block(): Promise<void> {
+    if (!this.listening) return;
+    this.listening = false;
+    const closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.sockets) {
+      this.droppedCount++;
+      if (typeof socket.resetAndDestroy === 'function' && !socket.destroyed && socket.readyState === 'open')
+        socket.resetAndDestroy();
+      else socket.destroy();
+    }
+    this.sockets.clear();
+    await closing;
+  }
+
+  /** The outage ends: the same port accepts connections again. */
+  async restore(): Promise<void> {
+    if (this.listening || this.closed) return;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        await this.listen();
+        return;
+      } catch (error) {
+        // A client's ephemeral port may briefly hold ours; it is freed as soon as that connect fails.
+        if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() > deadline) throw error;
+        await sleep(50);
+      }
+    }
+  }
+
+  /** Blocks for `ms`, then restores, even if the caller's wait is interrupted. */
+  async outage(ms: number): Promise<void> {
+    await this.block();
+    try {
+      await sleep(ms);
+    } finally {
+      await this.restore();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.block();
+  }
+}
