@@ -8,7 +8,6 @@ import type { IncomingMessage } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -26,6 +25,7 @@ import { createQuietLogger } from '../lambdas/observability/logger.ts';
 import { createPrometheusMetrics } from '../lambdas/observability/prometheus-metrics.ts';
 import { type EventStream, type SqlExecutor, systemClock } from '../lambdas/ports.ts';
 import { uuidv7 } from '../lambdas/uuidv7.ts';
+import { type FlagValues, integerBetween, parseNumber, readCommandLine, runMain } from './lib/cli.ts';
 import { createEventGenerator } from './lib/event-generator.ts';
 import { localContext, toApiGatewayEvent } from './lib/local-api-gateway.ts';
 import {
@@ -40,6 +40,7 @@ import {
   perSecond,
   ratio,
   renderTable,
+  type Summary,
   summarize,
 } from './lib/stats.ts';
 
@@ -56,10 +57,6 @@ uses and deletes its own stream keys). Prints figures; never fails on a slow res
 /** What the original (Python) EventFlow's README claims (docs/PERFORMANCE.md, SEED-SPEC.md). */
 const ORIGINAL = { eventsPerSecond: 1000, workers: 3, e2eP95Ms: 100, apiMs: 10 } as const;
 
-class UsageError extends Error {
-  override name = 'UsageError';
-}
-
 /** Postgres or Redis is not there: a one-line, actionable message, no stack trace. */
 class ServiceMissingError extends Error {
   override name = 'ServiceMissingError';
@@ -70,34 +67,18 @@ interface BenchOptions {
   readonly quick: boolean;
 }
 
-function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
-  let parsed: ReturnType<typeof parseCli>;
-  try {
-    parsed = parseCli(argv);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) return 'help';
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-  const quick = values.quick === true;
-  let events = quick ? 600 : 10_000;
-  if (values.events !== undefined) {
-    events = Number(values.events);
-    if (values.events.trim() === '' || !Number.isInteger(events) || events < 100 || events > 1_000_000) {
-      throw new UsageError(`--events must be an integer from 100 to 1000000, got "${values.events}"`);
-    }
-  }
-  return { events, quick };
-}
+const FLAGS = { events: { type: 'string' }, quick: { type: 'boolean' } } as const;
 
-function parseCli(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    strict: true,
-    allowPositionals: true,
-    options: { events: { type: 'string' }, quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-  });
+function toOptions(values: FlagValues<typeof FLAGS>): BenchOptions {
+  const quick = values.quick === true;
+  const events = parseNumber(
+    'events',
+    values.events,
+    quick ? 600 : 10_000,
+    integerBetween(100, 1_000_000),
+    'an integer from 100 to 1000000',
+  );
+  return { events, quick };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -340,6 +321,24 @@ function describeStatuses(statuses: Map<number, number>): string {
   return [...statuses].map(([status, n]) => `${status}×${n}`).join(', ');
 }
 
+/**
+ * An ingest run's two report rows: its throughput, then its per-request API latency, with the max in the note
+ * unless `latencyNote` says something else. Returns the figures the comparisons quote.
+ */
+function reportIngest(
+  phase: string,
+  measure: string,
+  run: IngestRun,
+  latencyMeasure: string,
+  latencyNote: (stats: Summary) => string = (stats) => `max ${formatMs(stats.max)}`,
+): { rate: number | null; stats: Summary } {
+  const rate = perSecond(run.accepted, run.elapsedMs);
+  const stats = summarize(run.latencies);
+  report(phase, measure, formatRate(rate), `${run.accepted} accepted in ${formatMs(run.elapsedMs)}`);
+  report(phase, `  ${latencyMeasure}`, formatLatency(stats), latencyNote(stats));
+  return { rate, stats };
+}
+
 interface DrainRun {
   readonly events: number;
   readonly elapsedMs: number;
@@ -406,45 +405,28 @@ async function phaseIngest(options: BenchOptions) {
   await ingest(app, 'warm-up', 50, { batch: null, concurrency: 4 });
   const sequentialCount = Math.min(1000, Math.round(options.events / 3));
   const sequential = await ingest(app, 'single POST /events, one at a time', sequentialCount, { batch: null, concurrency: 1 });
-  const sequentialStats = summarize(sequential.latencies);
-  report(
+  const { stats: sequentialStats } = reportIngest(
     phase,
     'single POST /events, 1 in flight',
-    formatRate(perSecond(sequential.accepted, sequential.elapsedMs)),
-    `${sequential.accepted} accepted`,
+    sequential,
+    'API latency (unloaded)',
   );
-  report(phase, '  API latency (unloaded)', formatLatency(sequentialStats), `max ${formatMs(sequentialStats.max)}`);
   const single = await ingest(app, 'single POST /events', options.events, { batch: null, concurrency: 16 });
-  const singleStats = summarize(single.latencies);
-  const singleRate = perSecond(single.accepted, single.elapsedMs);
-  report(
+  const { rate: singleRate, stats: singleStats } = reportIngest(
     phase,
     'single POST /events, 16 in flight',
-    formatRate(singleRate),
-    `${single.accepted} accepted in ${formatMs(single.elapsedMs)}`,
-  );
-  report(
-    phase,
-    '  API latency (saturated: requests queue for the pool)',
-    formatLatency(singleStats),
-    `max ${formatMs(singleStats.max)}`,
+    single,
+    'API latency (saturated: requests queue for the pool)',
   );
 
   progress(`${phase}: POST /events/batch (100 per request) × ${options.events} events, concurrency 4`);
   const batch = await ingest(app, 'POST /events/batch', options.events, { batch: 100, concurrency: 4 });
-  const batchStats = summarize(batch.latencies);
-  const batchRate = perSecond(batch.accepted, batch.elapsedMs);
-  report(
+  const { rate: batchRate } = reportIngest(
     phase,
     'POST /events/batch of 100, 4 in flight',
-    formatRate(batchRate),
-    `${batch.accepted} accepted in ${formatMs(batch.elapsedMs)}`,
-  );
-  report(
-    phase,
-    '  API latency per batch request',
-    formatLatency(batchStats),
-    `${formatMs(batchStats.p50 === null ? null : batchStats.p50 / 100)} per event at p50`,
+    batch,
+    'API latency per batch request',
+    (stats) => `${formatMs(stats.p50 === null ? null : stats.p50 / 100)} per event at p50`,
   );
   report(phase, '  batch vs single throughput', formatRatio(ratio(batchRate, singleRate)));
 
@@ -712,31 +694,15 @@ async function phaseServerless(options: BenchOptions) {
       drainers: 1,
     },
   );
-  const singleStats = summarize(single.latencies);
-  const batchStats = summarize(batch.latencies);
   const drainRate = perSecond(drain.summary.processed, drain.elapsedMs);
-  const sequentialStats = summarize(sequential.latencies);
-  report(
+  const { stats: sequentialStats } = reportIngest(
     phase,
     'single POST /events, 1 in flight',
-    formatRate(perSecond(sequential.accepted, sequential.elapsedMs)),
-    `${sequential.accepted} accepted`,
+    sequential,
+    'API latency (unloaded)',
   );
-  report(phase, '  API latency (unloaded)', formatLatency(sequentialStats), `max ${formatMs(sequentialStats.max)}`);
-  report(
-    phase,
-    'single POST /events, 16 in flight',
-    formatRate(perSecond(single.accepted, single.elapsedMs)),
-    `${single.accepted} accepted`,
-  );
-  report(phase, '  API latency (saturated)', formatLatency(singleStats), `max ${formatMs(singleStats.max)}`);
-  report(
-    phase,
-    'POST /events/batch of 100, 4 in flight',
-    formatRate(perSecond(batch.accepted, batch.elapsedMs)),
-    `${batch.accepted} accepted`,
-  );
-  report(phase, '  API latency per batch request', formatLatency(batchStats));
+  reportIngest(phase, 'single POST /events, 16 in flight', single, 'API latency (saturated)');
+  reportIngest(phase, 'POST /events/batch of 100, 4 in flight', batch, 'API latency per batch request');
   report(
     phase,
     'drain batch 100, 1 drainer',
@@ -997,18 +963,8 @@ function printReport(options: BenchOptions, versions: { postgres: string; redis:
 }
 
 async function main(): Promise<number> {
-  let options: BenchOptions | 'help';
-  try {
-    options = parseOptions(process.argv.slice(2));
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`error: ${error.message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const options = readCommandLine(USAGE, FLAGS, toOptions);
+  if (typeof options === 'number') return options;
   // The SDK and Upstash clients print notices on their own; they say nothing about the figures.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   process.env.UPSTASH_DISABLE_TELEMETRY ??= '1';
@@ -1052,20 +1008,10 @@ async function main(): Promise<number> {
     process.stderr.write(`bench: ${failure.message}\n`);
     return 1;
   }
-  if (failure !== null) {
-    process.stderr.write(`bench failed: ${failure instanceof Error ? (failure.stack ?? failure.message) : String(failure)}\n`);
-    return 1;
-  }
+  // Anything else is a bug or a broken phase: runMain prints it with its stack (cleanup has run already).
+  if (failure !== null) throw failure;
   return 0;
 }
 
-main().then(
-  function exitWith(code) {
-    // Adapters and endpoints are closed; exit explicitly so a straggling socket cannot keep the run alive.
-    process.exit(code);
-  },
-  function crash(error: unknown) {
-    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    void cleanup().finally(() => process.exit(1));
-  },
-);
+// Adapters and endpoints are closed by then; exit explicitly so a straggling socket cannot keep the run alive.
+void runMain(main, { name: 'bench', exit: true, onCrash: cleanup });

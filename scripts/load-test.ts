@@ -1,9 +1,10 @@
 // `npm run load-test`: offers generated events to a running EventFlow at a fixed rate, waits for the backlog to drain,
 // and reports API latency, completion time and throughput. Must never judge figures (only "did it drain") nor write
 // anything but the events it sends; it reads GET /metrics/summary and GET /events/{id} to follow them.
-import { parseArgs } from 'node:util';
-import { createEventGenerator, type EventKind } from './lib/event-generator.ts';
-import { formatLatency, formatRate, perSecond, summarize } from './lib/stats.ts';
+import { type FlagValues, isPositiveInteger, parseNumber, readCommandLine, runMain } from './lib/cli.ts';
+import { SEND_FLAGS, type SendOptions, type SendRun, sendEvents, tallyRows, toSendOptions } from './lib/event-sender.ts';
+import { type HttpReply, requestJson, unreachableMessage } from './lib/http-client.ts';
+import { formatLatency, formatRate, perSecond, renderLabelled, summarize } from './lib/stats.ts';
 
 const USAGE = `Usage: npm run load-test -- [options]
 
@@ -23,190 +24,50 @@ const USAGE = `Usage: npm run load-test -- [options]
 Start the server first (\`npm start\`). Exit status: 0 when the backlog drained, 1 when the server was unreachable
 or the backlog had not drained within --timeout-s, 2 on bad arguments. Refused events do not fail the run.`;
 
-/** The API's limit (MAX_BATCH_EVENTS in lambdas/ingest/app.ts). */
-const MAX_BATCH = 100;
 const REQUEST_TIMEOUT_MS = 10_000;
 const POLL_MS = 500;
 
-interface LoadTestOptions {
+interface LoadTestOptions extends SendOptions {
   readonly events: number;
-  readonly rate: number;
-  readonly baseUrl: string;
-  readonly batch: number | null;
-  readonly concurrency: number;
-  readonly apiKey: string | undefined;
-  readonly invalidFraction: number;
   readonly sample: number;
   readonly timeoutMs: number;
-  readonly seed: number;
 }
 
-class UsageError extends Error {
-  override name = 'UsageError';
-}
+const FLAGS = {
+  ...SEND_FLAGS,
+  events: { type: 'string' },
+  sample: { type: 'string' },
+  'timeout-s': { type: 'string' },
+} as const;
 
-function parseNumber(
-  flag: string,
-  raw: string | undefined,
-  fallback: number,
-  check: (n: number) => boolean,
-  rule: string,
-): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value) || !check(value))
-    throw new UsageError(`--${flag} must be ${rule}, got "${raw}"`);
-  return value;
-}
-
-const isPositiveInteger = (n: number) => Number.isInteger(n) && n >= 1;
-
-function parseOptions(argv: readonly string[]): LoadTestOptions | 'help' {
-  let parsed: ReturnType<typeof parseCli>;
-  try {
-    parsed = parseCli(argv);
-  } catch (error) {
-    // parseArgs throws for unknown flags and missing values; its message names the flag.
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) return 'help';
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-  const rawUrl = values.url ?? 'http://127.0.0.1:3000';
-  let url: URL;
-  try {
-    url = new URL(rawUrl);
-  } catch {
-    throw new UsageError(`--url must be an http(s) URL, got "${rawUrl}"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--url must be http or https, got "${rawUrl}"`);
+function toOptions(values: FlagValues<typeof FLAGS>): LoadTestOptions {
   return {
     events: parseNumber('events', values.events, 1000, isPositiveInteger, 'a positive integer'),
-    rate: parseNumber('rate', values.rate, 100, (n) => n > 0, 'a positive number (events per second)'),
-    // Keep any path (an API Gateway stage such as /prod) and append the routes to it.
-    baseUrl: url.href.replace(/\/+$/, ''),
-    batch:
-      values.batch === undefined
-        ? null
-        : parseNumber(
-            'batch',
-            values.batch,
-            1,
-            (n) => isPositiveInteger(n) && n <= MAX_BATCH,
-            `an integer from 1 to ${MAX_BATCH}`,
-          ),
-    concurrency: parseNumber(
-      'concurrency',
-      values.concurrency,
-      64,
-      (n) => isPositiveInteger(n) && n <= 1000,
-      'an integer from 1 to 1000',
-    ),
-    apiKey: values['api-key'] ?? process.env.EVENTFLOW_API_KEY,
-    invalidFraction: parseNumber('invalid', values.invalid, 0, (n) => n >= 0 && n <= 1, 'a fraction between 0 and 1'),
+    ...toSendOptions(values, { rate: 100, invalidFraction: 0, concurrency: 64 }),
     sample: parseNumber('sample', values.sample, 100, (n) => Number.isInteger(n) && n >= 0, 'a whole number'),
     timeoutMs:
       parseNumber('timeout-s', values['timeout-s'], 60, (n) => n > 0 && n <= 86_400, 'a number of seconds up to 86400') * 1000,
-    seed: parseNumber('seed', values.seed, Math.floor(Math.random() * 2 ** 31), Number.isSafeInteger, 'an integer'),
   };
-}
-
-function parseCli(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    strict: true,
-    allowPositionals: true,
-    options: {
-      events: { type: 'string' },
-      rate: { type: 'string' },
-      url: { type: 'string' },
-      batch: { type: 'string' },
-      concurrency: { type: 'string' },
-      'api-key': { type: 'string' },
-      invalid: { type: 'string' },
-      sample: { type: 'string' },
-      'timeout-s': { type: 'string' },
-      seed: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // HTTP
 
-/** Codes that mean "there is no server there", as opposed to a server misbehaving. */
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
-
-function networkCode(error: unknown): string {
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return 'TIMEOUT';
-  // Node's fetch (undici) wraps the socket error: TypeError('fetch failed', { cause: { code } }).
-  const cause = (error as { cause?: { code?: unknown; errors?: Array<{ code?: unknown }> } }).cause;
-  const code = cause?.code ?? cause?.errors?.[0]?.code;
-  return typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
-}
-
-/** A reply, or `network` set when no HTTP response arrived. The body is parsed JSON when it is JSON. */
-interface Reply {
-  readonly status: number | null;
-  readonly network: string | null;
-  readonly body: unknown;
-  readonly latencyMs: number;
-}
-
-async function request(options: LoadTestOptions, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Reply> {
-  const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'eventflow-load-test' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (options.apiKey) headers['x-api-key'] = options.apiKey;
-  const started = performance.now();
-  try {
-    const response = await fetch(`${options.baseUrl}${path}`, {
-      method,
-      headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    // Read the whole body so the connection goes back to the pool; the latency includes it.
-    const text = await response.text();
-    const latencyMs = performance.now() - started;
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON (a proxy's error page): keep the text
-    }
-    return { status: response.status, network: null, body: parsed, latencyMs };
-  } catch (error) {
-    return { status: null, network: networkCode(error), body: null, latencyMs: performance.now() - started };
-  }
-}
-
-function unreachableMessage(options: LoadTestOptions, code: string): string {
-  if (code === 'ECONNREFUSED') {
-    return `Nothing is listening at ${options.baseUrl} (connection refused). Start the server with \`npm start\` (in another terminal), or pass --url.`;
-  }
-  return `Cannot reach ${options.baseUrl} (${code}). Check --url, or start the server with \`npm start\`.`;
+function request(options: LoadTestOptions, method: 'GET' | 'POST', path: string, body?: unknown): Promise<HttpReply> {
+  return requestJson(`${options.baseUrl}${path}`, {
+    method,
+    body,
+    apiKey: options.apiKey,
+    userAgent: 'eventflow-load-test',
+    timeoutMs: REQUEST_TIMEOUT_MS,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Sending
 
-interface SendTally {
-  sent: number;
-  accepted: number;
-  rejected: number;
-  serverFailed: number;
-  lost: number;
-  readonly statuses: Map<number, number>;
-  readonly networkErrors: Map<string, number>;
-  readonly latencies: number[];
-  readonly acceptedIds: string[];
-  readonly generated: Record<EventKind, number>;
-  unreachable: string | null;
-}
-
 /** Event ids the server accepted in a reply: the single route answers `{event_id}`, the batch route `{results: [...]}`. */
-function acceptedIds(reply: Reply, isBatch: boolean): string[] {
+function acceptedIds(reply: HttpReply, isBatch: boolean): string[] {
   if (reply.status === null || reply.status >= 300 || typeof reply.body !== 'object' || reply.body === null) return [];
   if (!isBatch) {
     const id = (reply.body as { event_id?: unknown }).event_id;
@@ -235,68 +96,26 @@ function throttled(): (line: () => string, force?: boolean) => void {
   };
 }
 
-async function send(options: LoadTestOptions): Promise<{ tally: SendTally; firstSendAt: number; sendMs: number }> {
-  const generator = createEventGenerator({ seed: options.seed, invalidFraction: options.invalidFraction });
-  const perRequest = options.batch ?? 1;
+async function send(options: LoadTestOptions): Promise<{ run: SendRun; acceptedIds: string[] }> {
   const isBatch = options.batch !== null;
-  const tally: SendTally = {
-    sent: 0,
-    accepted: 0,
-    rejected: 0,
-    serverFailed: 0,
-    lost: 0,
-    statuses: new Map(),
-    networkErrors: new Map(),
-    latencies: [],
-    acceptedIds: [],
-    generated: { valid: 0, schema_invalid: 0, rule_invalid: 0 },
-    unreachable: null,
-  };
+  const ids: string[] = [];
   const report = throttled();
-  const inFlight = new Set<Promise<void>>();
-  const begin = performance.now();
-  for (let offset = 0; offset < options.events && tally.unreachable === null; offset += perRequest) {
-    // Paced by events, not requests: request k starts when its first event is due at --rate.
-    const dueMs = (offset / options.rate) * 1000 - (performance.now() - begin);
-    if (dueMs > 0) await sleep(dueMs);
-    while (inFlight.size >= options.concurrency) await Promise.race(inFlight);
-    if (tally.unreachable !== null) break;
-    const events = generator.take(Math.min(perRequest, options.events - offset));
-    for (const event of events) tally.generated[event.kind] += 1;
-    const bodies = events.map((event) => event.body);
-    const pending = (async () => {
-      const reply = isBatch
-        ? await request(options, 'POST', '/events/batch', { events: bodies })
-        : await request(options, 'POST', '/events', bodies[0]);
-      tally.sent += bodies.length;
-      if (reply.status === null) {
-        const code = reply.network ?? 'unknown';
-        tally.networkErrors.set(code, (tally.networkErrors.get(code) ?? 0) + 1);
-        tally.lost += bodies.length;
-        if (UNREACHABLE_CODES.has(code)) tally.unreachable ??= code;
-        return;
-      }
-      tally.latencies.push(reply.latencyMs);
-      tally.statuses.set(reply.status, (tally.statuses.get(reply.status) ?? 0) + 1);
-      if (reply.status >= 500) {
-        tally.serverFailed += bodies.length;
-        return;
-      }
-      const ids = acceptedIds(reply, isBatch);
-      tally.acceptedIds.push(...ids);
-      tally.accepted += ids.length;
-      tally.rejected += bodies.length - ids.length;
-    })().finally(() => {
-      inFlight.delete(pending);
+  const run = await sendEvents(options, options.events, {
+    userAgent: 'eventflow-load-test',
+    timeoutMs: REQUEST_TIMEOUT_MS,
+    accepted(reply) {
+      const accepted = acceptedIds(reply, isBatch);
+      ids.push(...accepted);
+      return accepted.length;
+    },
+    settled(_reply, _events, tally) {
       report(
         () =>
           `sent ${tally.sent}/${options.events}  accepted ${tally.accepted}  rejected ${tally.rejected}  errors ${tally.serverFailed + tally.lost}`,
       );
-    });
-    inFlight.add(pending);
-  }
-  await Promise.all(inFlight);
-  return { tally, firstSendAt: begin, sendMs: performance.now() - begin };
+    },
+  });
+  return { run, acceptedIds: ids };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -355,7 +174,7 @@ async function waitForDrain(options: LoadTestOptions, sampleIds: readonly string
       lastQueueDepth = depth;
       summaryProblem = null;
     } else {
-      summaryProblem = summary.status === null ? (summary.network ?? 'no reply') : `HTTP ${summary.status}`;
+      summaryProblem = summary.status === null ? summary.network : `HTTP ${summary.status}`;
     }
     const open = [...sample].filter(([, followed]) => followed.outcome !== 'processed' && followed.outcome !== 'failed');
     // A few lookups at a time: the server is busy draining, the poll must not become the load.
@@ -376,8 +195,11 @@ async function waitForDrain(options: LoadTestOptions, sampleIds: readonly string
 
 // ---------------------------------------------------------------------------------------------------------------
 
-function render(options: LoadTestOptions, sent: Awaited<ReturnType<typeof send>>, wait: WaitResult | null): string {
-  const { tally, firstSendAt, sendMs } = sent;
+function render(
+  options: LoadTestOptions,
+  { tally, startedAt: firstSendAt, elapsedMs: sendMs }: SendRun,
+  wait: WaitResult | null,
+): string {
   const route = options.batch === null ? '/events' : `/events/batch (${options.batch} per request)`;
   const api = summarize(tally.latencies);
   const rows: Array<[string, string]> = [
@@ -387,13 +209,8 @@ function render(options: LoadTestOptions, sent: Awaited<ReturnType<typeof send>>
       `${options.events} events at ${options.rate} ev/s, seed ${options.seed}${options.invalidFraction > 0 ? `, ${options.invalidFraction} invalid` : ''}`,
     ],
     ['sent', `${tally.sent} events in ${(sendMs / 1000).toFixed(1)} s (${formatRate(perSecond(tally.sent, sendMs))} achieved)`],
-    ['accepted', `${tally.accepted} events`],
-    ['rejected', `${tally.rejected} events (refused by the API)`],
-    ['errors', `${tally.serverFailed} events in 5xx replies, ${tally.lost} events without a reply`],
+    ...tallyRows(tally),
   ];
-  for (const [status, count] of [...tally.statuses].sort(([a], [b]) => a - b))
-    rows.push([`  HTTP ${status}`, `${count} requests`]);
-  for (const [code, count] of tally.networkErrors) rows.push([`  ${code}`, `${count} requests`]);
   rows.push(['API latency', `${formatLatency(api)}  (per request, ${api.count} replies)`]);
   if (wait) {
     if (wait.drained && wait.drainedAt !== null) {
@@ -425,27 +242,16 @@ function render(options: LoadTestOptions, sent: Awaited<ReturnType<typeof send>>
       ]);
     }
   }
-  const width = Math.max(...rows.map(([label]) => label.length));
-  return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n');
+  return renderLabelled(rows);
 }
 
 async function main(): Promise<number> {
-  let options: LoadTestOptions | 'help';
-  try {
-    options = parseOptions(process.argv.slice(2));
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`error: ${error.message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const options = readCommandLine(USAGE, FLAGS, toOptions);
+  if (typeof options === 'number') return options;
   // Fail in one line before sending anything when there is no server.
   const health = await request(options, 'GET', '/health');
   if (health.status === null) {
-    process.stderr.write(`${unreachableMessage(options, health.network ?? 'no reply')}\n`);
+    process.stderr.write(`${unreachableMessage(options.baseUrl, health.network)}\n`);
     return 1;
   }
   if (health.status !== 200) {
@@ -455,29 +261,22 @@ async function main(): Promise<number> {
   }
   process.stderr.write(`sending ${options.events} events to ${options.baseUrl} at ${options.rate} ev/s (seed ${options.seed})\n`);
   const sent = await send(options);
-  if (sent.tally.unreachable !== null && sent.tally.statuses.size === 0) {
-    process.stderr.write(`${unreachableMessage(options, sent.tally.unreachable)}\n`);
+  const { unreachable } = sent.run.tally;
+  if (unreachable !== null && sent.run.tally.statuses.size === 0) {
+    process.stderr.write(`${unreachableMessage(options.baseUrl, unreachable)}\n`);
     return 1;
   }
   let wait: WaitResult | null = null;
-  if (sent.tally.unreachable === null) {
+  if (unreachable === null) {
     process.stderr.write(`sent; waiting up to ${options.timeoutMs / 1000} s for the backlog to drain\n`);
-    wait = await waitForDrain(options, pickSample(sent.tally.acceptedIds, options.sample));
+    wait = await waitForDrain(options, pickSample(sent.acceptedIds, options.sample));
   }
-  process.stdout.write(`${render(options, sent, wait)}\n`);
-  if (sent.tally.unreachable !== null) {
-    process.stderr.write(`${unreachableMessage(options, sent.tally.unreachable)}\n`);
+  process.stdout.write(`${render(options, sent.run, wait)}\n`);
+  if (unreachable !== null) {
+    process.stderr.write(`${unreachableMessage(options.baseUrl, unreachable)}\n`);
     return 1;
   }
   return wait?.drained ? 0 : 1;
 }
 
-main().then(
-  function exitWith(code) {
-    process.exitCode = code;
-  },
-  function crash(error: unknown) {
-    process.stderr.write(`load test failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exitCode = 1;
-  },
-);
+void runMain(main, { name: 'load test' });

@@ -1,6 +1,15 @@
 // `npm run monitor`: polls a running EventFlow's GET /health and GET /metrics/summary and prints one line per interval.
 // Read-only: must never send anything but those two GETs, nor exit non-zero in watch mode for a bad reading (only --once judges).
-import { parseArgs } from 'node:util';
+import {
+  apiKeyOrEnv,
+  type FlagValues,
+  isPositiveInteger,
+  parseBaseUrl,
+  parseNumber,
+  readCommandLine,
+  runMain,
+} from './lib/cli.ts';
+import { isUnreachable, requestJson, unreachableMessage } from './lib/http-client.ts';
 
 const USAGE = `Usage: npm run monitor -- [options]
 
@@ -23,60 +32,29 @@ interface MonitorOptions {
   readonly timeoutMs: number;
 }
 
-class UsageError extends Error {
-  override name = 'UsageError';
-}
+const FLAGS = {
+  url: { type: 'string' },
+  interval: { type: 'string' },
+  once: { type: 'boolean' },
+  'api-key': { type: 'string' },
+  'timeout-ms': { type: 'string' },
+} as const;
 
-function parseOptions(argv: readonly string[]): MonitorOptions | 'help' {
-  let parsed: ReturnType<typeof parseCli>;
-  try {
-    parsed = parseCli(argv);
-  } catch (error) {
-    // parseArgs throws for unknown flags and missing values; its message names the flag.
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) return 'help';
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-  const rawUrl = values.url ?? 'http://127.0.0.1:3000';
-  let url: URL;
-  try {
-    url = new URL(rawUrl);
-  } catch {
-    throw new UsageError(`--url must be an http(s) URL, got "${rawUrl}"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--url must be http or https, got "${rawUrl}"`);
-  const interval = values.interval === undefined ? 2 : Number(values.interval);
-  if (values.interval?.trim() === '' || !Number.isFinite(interval) || interval < 0.1 || interval > 3600) {
-    throw new UsageError(`--interval must be a number of seconds from 0.1 to 3600, got "${values.interval}"`);
-  }
-  const timeoutMs = values['timeout-ms'] === undefined ? 5000 : Number(values['timeout-ms']);
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1)
-    throw new UsageError(`--timeout-ms must be a positive integer, got "${values['timeout-ms']}"`);
+function toOptions(values: FlagValues<typeof FLAGS>): MonitorOptions {
+  const interval = parseNumber(
+    'interval',
+    values.interval,
+    2,
+    (n) => n >= 0.1 && n <= 3600,
+    'a number of seconds from 0.1 to 3600',
+  );
   return {
-    // Keep any path (an API Gateway stage such as /prod) and append the routes to it.
-    baseUrl: url.href.replace(/\/+$/, ''),
+    baseUrl: parseBaseUrl(values.url),
     intervalMs: interval * 1000,
     once: values.once === true,
-    apiKey: values['api-key'] ?? process.env.EVENTFLOW_API_KEY,
-    timeoutMs,
+    apiKey: apiKeyOrEnv(values['api-key']),
+    timeoutMs: parseNumber('timeout-ms', values['timeout-ms'], 5000, isPositiveInteger, 'a positive integer'),
   };
-}
-
-function parseCli(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    strict: true,
-    allowPositionals: true,
-    options: {
-      url: { type: 'string' },
-      interval: { type: 'string' },
-      once: { type: 'boolean' },
-      'api-key': { type: 'string' },
-      'timeout-ms': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
 }
 
 interface DependencyHealth {
@@ -103,36 +81,19 @@ type Fetched<T> =
   | { readonly ok: true; readonly status: number; readonly body: T }
   | { readonly ok: false; readonly status: number | null; readonly problem: string };
 
-/** Codes that mean "there is no server there", as opposed to a server misbehaving. */
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
-
-function networkCode(error: unknown): string {
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return 'TIMEOUT';
-  // Node's fetch (undici) wraps the socket error: TypeError('fetch failed', { cause: { code } }).
-  const cause = (error as { cause?: { code?: unknown; errors?: Array<{ code?: unknown }> } }).cause;
-  const code = cause?.code ?? cause?.errors?.[0]?.code;
-  return typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
-}
-
 /**
  * GETs a JSON route. /health answers 503 with a body when degraded, so any JSON body is kept whatever the status;
  * `ok` is false only when there is no usable body.
  */
 async function getJson<T>(options: MonitorOptions, path: string): Promise<Fetched<T>> {
-  const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'eventflow-monitor' };
-  if (options.apiKey) headers['x-api-key'] = options.apiKey;
-  let response: Response;
-  try {
-    response = await fetch(`${options.baseUrl}${path}`, { headers, signal: AbortSignal.timeout(options.timeoutMs) });
-  } catch (error) {
-    return { ok: false, status: null, problem: networkCode(error) };
-  }
-  const text = await response.text();
-  try {
-    return { ok: true, status: response.status, body: JSON.parse(text) as T };
-  } catch {
-    return { ok: false, status: response.status, problem: `HTTP ${response.status}, not JSON` };
-  }
+  const reply = await requestJson(`${options.baseUrl}${path}`, {
+    apiKey: options.apiKey,
+    userAgent: 'eventflow-monitor',
+    timeoutMs: options.timeoutMs,
+  });
+  if (reply.status === null) return { ok: false, status: null, problem: reply.network };
+  if (!reply.json) return { ok: false, status: reply.status, problem: `HTTP ${reply.status}, not JSON` };
+  return { ok: true, status: reply.status, body: reply.body as T };
 }
 
 interface Reading {
@@ -157,12 +118,6 @@ function age(seconds: number | null | undefined): string {
   return seconds < 60 ? `${seconds.toFixed(1)} s` : `${(seconds / 60).toFixed(1)} min`;
 }
 
-function unreachableHint(options: MonitorOptions, code: string): string {
-  if (code === 'ECONNREFUSED')
-    return `nothing is listening at ${options.baseUrl} (connection refused): start the server with \`npm start\`, or pass --url`;
-  return `cannot reach ${options.baseUrl} (${code}): check --url, or start the server with \`npm start\``;
-}
-
 async function read(options: MonitorOptions): Promise<Reading> {
   // Milliseconds only when readings come faster than one a second, so lines stay distinct.
   const time = `${new Date().toISOString().slice(0, options.intervalMs < 1000 ? 23 : 19)}Z`;
@@ -172,8 +127,8 @@ async function read(options: MonitorOptions): Promise<Reading> {
   ]);
   if (!health.ok && health.status === null) {
     // A refused connection means no server; a timeout means a server too busy or stuck to answer.
-    const label = UNREACHABLE_CODES.has(health.problem) ? 'unreachable' : 'NO REPLY';
-    return { line: `${time}  ${label}  ${unreachableHint(options, health.problem)}`, healthy: false };
+    const label = isUnreachable(health.problem) ? 'unreachable' : 'NO REPLY';
+    return { line: `${time}  ${label}  ${unreachableMessage(options.baseUrl, health.problem)}`, healthy: false };
   }
   const parts = [time];
   let healthy = false;
@@ -211,18 +166,8 @@ function sleep(ms: number): Promise<void> {
 }
 
 async function main(): Promise<number> {
-  let options: MonitorOptions | 'help';
-  try {
-    options = parseOptions(process.argv.slice(2));
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`error: ${error.message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const options = readCommandLine(USAGE, FLAGS, toOptions);
+  if (typeof options === 'number') return options;
   if (options.once) {
     const reading = await read(options);
     process.stdout.write(`${reading.line}\n`);
@@ -241,12 +186,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  function exitWith(code) {
-    process.exitCode = code;
-  },
-  function crash(error: unknown) {
-    process.stderr.write(`monitor failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exitCode = 1;
-  },
-);
+void runMain(main, { name: 'monitor' });

@@ -112,3 +112,9 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
   const rule = width.map((w) => '-'.repeat(w)).join('  ');
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
+
+/** Two columns, labels padded to the longest: the "label  value" reports of the producer and the load test. */
+export function renderLabelled(rows: readonly (readonly [string, string])[]): string {
+  const width = Math.max(0, ...rows.map(([label]) => label.length));
+  return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`.trimEnd()).join('\n');
+}
