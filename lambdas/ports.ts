@@ -95,6 +95,12 @@ export interface EventStream {
   /** XTRIM <key> MINID ~ <id>: drops entries older than id. Returns entries removed. */
   trimBefore(id: string): Promise<number>;
   stats(): Promise<StreamStats>;
+  /**
+   * XGROUP DELCONSUMER for consumers idle longer than idleMs with nothing pending (crashed processes,
+   * retired Lambda containers), except `keep`. Returns how many were removed. A live consumer that
+   * was removed is simply re-created by its next read.
+   */
+  pruneConsumers(options: { idleMs: number; keep: string }): Promise<number>;
   /** Remembers the last error of entries that will be retried (a hash beside the stream). */
   noteErrors(errors: ReadonlyArray<{ id: string; error: ErrorRecord }>): Promise<void>;
   /** Reads notes written by noteErrors; ids without a note are absent from the map. */

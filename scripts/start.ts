@@ -30,7 +30,14 @@ if (args['api-only'] && args['consumer-only']) {
 }
 
 try {
-  const stack = await startLocalStack({ api: !args['consumer-only'], consumer: !args['api-only'] });
+  const stack = await startLocalStack({
+    api: !args['consumer-only'],
+    consumer: !args['api-only'],
+    onConsumerFailure: (error) => {
+      console.error(`eventflow: the consumer loop stopped (${String(error)}); exiting so a supervisor can restart it`);
+      process.exit(1);
+    },
+  });
   const { config } = stack;
   if (!stack.url) {
     console.log(

@@ -365,8 +365,11 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
         }
         let batch = await claimDue();
         if (batch.length === 0) {
+          // Capped at the retry base so a retry waiting in the pending list is not held up by a long block.
           const blockMs =
-            settings.mode === 'continuous' ? Math.max(0, Math.min(settings.blockMs, budget.remainingMs() - budget.marginMs)) : 0;
+            settings.mode === 'continuous'
+              ? Math.max(0, Math.min(settings.blockMs, settings.retryBaseMs, budget.remainingMs() - budget.marginMs))
+              : 0;
           const asked = performance.now();
           const entries = await stream.readNew(settings.consumer, {
             count: settings.batchSize,
@@ -393,9 +396,9 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
         summary.retried += counts.retried;
         metrics.flush();
       } catch (error) {
-        if (/NOGROUP/.test(errorMessage(error))) {
-          // Redis lost the stream or group (restarted empty, or deleted by hand): recreate it; the
-          // reconciler republishes whatever had no outcome.
+        if (/NOGROUP|UNBLOCKED/.test(errorMessage(error))) {
+          // Redis lost the stream or group (restarted empty, flushed, key deleted under a blocked read):
+          // recreate it; the reconciler republishes whatever had no outcome.
           groupReady = false;
           logger.warn('consumer group missing; recreating it', { error: errorMessage(error) });
           continue;

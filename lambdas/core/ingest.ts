@@ -142,16 +142,28 @@ export async function ingestEvents({ events, timestampGiven }: ValidatedEvents, 
   return results;
 }
 
-/** XADD after the raw row is committed. A failure is logged, not returned: the reconciler republishes. */
+/**
+ * XADD after the raw row is committed. A failure is not the client's problem: the event is durable.
+ * It is handed to the fallback queue as a "publish me" hint (the consumer's queue drain publishes
+ * stored events that have no outcome), else the reconciler republishes it after its grace period.
+ */
 async function publish(events: readonly AcceptedEvent[], deps: IngestDeps): Promise<void> {
   if (events.length === 0) return;
+  const data = events.map((event) => JSON.stringify(event));
   try {
-    await deps.stream.add(events.map((event) => JSON.stringify(event)));
+    await deps.stream.add(data);
+    return;
   } catch (error) {
-    deps.logger.warn('publish failed after the raw events were stored; the reconciler will republish them', {
+    deps.logger.warn('publish failed after the raw events were stored', {
       event_ids: events.map((event) => event.event_id),
       error: String(error),
     });
+  }
+  if (!deps.fallback) return;
+  try {
+    await deps.fallback.send(data);
+  } catch (error) {
+    deps.logger.warn('fallback queue unavailable too; the reconciler will republish', { error: String(error) });
   }
 }
 

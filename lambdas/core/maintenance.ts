@@ -4,7 +4,7 @@ import { type AcceptedEvent, parseStreamedEvent } from '../../schemas/event.ts';
 import type { Metrics } from '../observability/metric-names.ts';
 import type { Clock, EventStream, IngestFallbackQueue, Logger, SqlExecutor, StreamStats } from '../ports.ts';
 import { compareStreamIds, streamIdTime as idTime } from '../stream-ids.ts';
-import { claimUnresolved, findRawEvents, insertRawEvents, PAYLOAD_ROWS_PER_QUERY } from './store.ts';
+import { claimUnresolved, findRawEvents, insertRawEvents, markRepublished, PAYLOAD_ROWS_PER_QUERY } from './store.ts';
 
 export interface MaintenanceDeps {
   readonly sql: SqlExecutor;
@@ -16,6 +16,8 @@ export interface MaintenanceDeps {
 }
 
 export interface MaintenanceSettings {
+  /** This consumer (never pruned by itself). */
+  readonly consumer: string;
   readonly batchSize: number;
   readonly reconcileGraceMs: number;
   /**
@@ -25,17 +27,23 @@ export interface MaintenanceSettings {
   readonly reconcileIdleIntervalMs: number;
 }
 
+/** A consumer idle this long with nothing pending is gone (Lambda containers live minutes to hours). */
+export const CONSUMER_RETIREMENT_MS = 6 * 60 * 60 * 1000;
+
 /** What one consumer remembers between maintenance runs (per process / Lambda container). */
 export interface MaintenanceState {
   lastReconcileAt: number;
   lastActivityAt: number;
   lastDeliveredId: string | null;
+  /** The last stats call failed (the stream was unreachable). */
+  streamWasDown: boolean;
 }
 
 export const newMaintenanceState = (): MaintenanceState => ({
   lastReconcileAt: Number.NEGATIVE_INFINITY,
   lastActivityAt: Number.NEGATIVE_INFINITY,
   lastDeliveredId: null,
+  streamWasDown: false,
 });
 
 /**
@@ -101,9 +109,14 @@ export async function drainFallbackQueue(deps: MaintenanceDeps, maxMessages: num
     const inserted = await insertRawEvents(sql, events, clock.now());
     const repeats = events.filter((event) => !inserted.has(event.event_id)).map((event) => event.event_id);
     const stored = await findRawEvents(sql, repeats);
+    // New rows and stored rows still without an outcome (an API's "publish me" hint after its XADD failed).
     const open = events.filter((event) => inserted.has(event.event_id) || stored.get(event.event_id)?.outcome === null);
     try {
       await publishStored(stream, open);
+      await markRepublished(
+        sql,
+        open.filter((event) => !inserted.has(event.event_id)).map((event) => event.event_id),
+      );
     } catch (error) {
       logger.warn('fallback events stored but not published; the reconciler will', { error: String(error) });
     }
@@ -140,12 +153,14 @@ export async function runMaintenance(
     try {
       stats = await stream.stats();
     } catch (error) {
-      state.lastActivityAt = started; // an outage is when events get stranded: look again soon after
+      state.streamWasDown = true;
       throw error;
     }
-    if (stats.lastDeliveredId !== state.lastDeliveredId || stats.pending > 0 || (stats.lag ?? 1) > 0) {
+    // Back from an outage (when events get stranded), or events moving: reconcile for a while.
+    if (state.streamWasDown || stats.lastDeliveredId !== state.lastDeliveredId || stats.pending > 0 || (stats.lag ?? 1) > 0) {
       state.lastActivityAt = started;
       state.lastDeliveredId = stats.lastDeliveredId;
+      state.streamWasDown = false;
     }
     if (shouldReconcile(state, started, settings)) {
       state.lastReconcileAt = started;
@@ -167,6 +182,8 @@ export async function runMaintenance(
     }
     const threshold = trimThreshold(stats);
     if (threshold) await stream.trimBefore(threshold);
+    // Every process or Lambda container joins the group under its own name; forget the long gone.
+    await stream.pruneConsumers({ idleMs: CONSUMER_RETIREMENT_MS, keep: settings.consumer });
     const now = clock.now().getTime();
     metrics.gauge('queueDepth', (stats.lag ?? 0) + stats.pending);
     metrics.gauge('queueLag', stats.lag ?? 0);

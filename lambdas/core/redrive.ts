@@ -2,7 +2,14 @@
 // replay that now passes ends processed exactly once (its failed_events row is then removed).
 import { parseStreamedEvent } from '../../schemas/event.ts';
 import type { EventStream, Logger, SqlExecutor } from '../ports.ts';
-import { type FailedEventRow, listFailed, PAYLOAD_ROWS_PER_QUERY, type RedriveFilter, reopenFailed } from './store.ts';
+import {
+  databaseNow,
+  type FailedEventRow,
+  listFailed,
+  PAYLOAD_ROWS_PER_QUERY,
+  type RedriveFilter,
+  reopenFailed,
+} from './store.ts';
 
 export interface RedriveRequest {
   readonly eventIds?: readonly string[];
@@ -25,7 +32,12 @@ export async function redriveFailed(
   deps: { sql: SqlExecutor; stream: EventStream; logger: Logger },
   request: RedriveRequest,
 ): Promise<RedriveResult> {
-  const filter: RedriveFilter = { eventIds: request.eventIds, errorType: request.errorType, limit: request.limit };
+  const filter: RedriveFilter = {
+    eventIds: request.eventIds,
+    errorType: request.errorType,
+    failedBefore: await databaseNow(deps.sql),
+    limit: request.limit,
+  };
   if (request.dryRun) {
     const candidates = await listFailed(deps.sql, filter);
     return { dry_run: true, event_ids: candidates.map((row) => row.event_id), candidates, publish_deferred: 0 };

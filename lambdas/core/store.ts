@@ -71,6 +71,16 @@ export async function findRawEvents(sql: SqlExecutor, ids: readonly string[]): P
   return found;
 }
 
+/** Stamps events as (re)published now, so the reconciler waits a full grace before trying them. */
+export async function markRepublished(sql: SqlExecutor, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await sql.query(
+    `UPDATE raw_events SET republished_at = now()
+     WHERE event_id IN (SELECT jsonb_array_elements_text(:ids::jsonb)::uuid) AND outcome IS NULL`,
+    { ids: sqlJson(ids) },
+  );
+}
+
 export interface ProcessedRow {
   readonly event_id: string;
   readonly event_type: string;
@@ -213,11 +223,14 @@ export async function claimUnresolved(
 export interface RedriveFilter {
   readonly eventIds?: readonly string[];
   readonly errorType?: string;
+  /** Only dead letters written before this instant: a replay that fails again is not replayed twice in one run. */
+  readonly failedBefore?: string;
   readonly limit: number;
 }
 
 const FILTER = `(:ids::jsonb IS NULL OR f.event_id IN (SELECT jsonb_array_elements_text(:ids::jsonb)::uuid))
   AND (:error_type::text IS NULL OR f.error_type = :error_type::text)
+  AND (:failed_before::timestamptz IS NULL OR f.failed_at < :failed_before::timestamptz)
   AND f.replayed_at IS NULL
   AND f.error_type <> 'UnparsableEntry'`;
 
@@ -225,6 +238,7 @@ function filterParams(filter: RedriveFilter) {
   return {
     ids: filter.eventIds ? sqlJson(filter.eventIds) : null,
     error_type: filter.errorType ?? null,
+    failed_before: filter.failedBefore ?? null,
     limit: filter.limit,
   };
 }
@@ -236,6 +250,12 @@ export type FailedEventRow = {
   readonly attempts: number;
   readonly failed_at: string;
 };
+
+/** The database's clock: dead letters are stamped with it. */
+export async function databaseNow(sql: SqlExecutor): Promise<string> {
+  const result = await sql.query<{ now: string }>('SELECT now() AS now');
+  return result.rows[0]?.now as string;
+}
 
 /**
  * Failed events matching a filter, oldest first (for --dry-run and listing). Unparsable stream

@@ -25,6 +25,8 @@ export interface LocalStackOptions {
   readonly api?: boolean;
   readonly host?: string;
   readonly log?: (line: string) => void;
+  /** Called if the consumer loop ends by itself with an error (a bug): the process should not go on half alive. */
+  readonly onConsumerFailure?: (error: unknown) => void;
 }
 
 export interface LocalStack {
@@ -135,7 +137,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     );
     metrics.gauge('activeWorkers', 1);
     drainDone = drainer.drain({ remainingMs: () => Number.MAX_SAFE_INTEGER, marginMs: 0, shouldStop: () => stopping });
-    drainDone.catch((error) => logger.error('consumer loop stopped', { error: String(error) }));
+    drainDone.catch((error) => {
+      logger.error('consumer loop stopped', { error: String(error) });
+      options.onConsumerFailure?.(error);
+    });
   }
 
   return {

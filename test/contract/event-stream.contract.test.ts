@@ -321,6 +321,24 @@ function describeEventStreamConformance(adapter: AdapterUnderTest): void {
     });
   });
 
+  describe('pruneConsumers', () => {
+    it('removes consumers idle past the limit with nothing pending, never the kept one or one with pending entries', async () => {
+      await stream.ensureGroup();
+      await stream.add(['a', 'b', 'c', 'd']);
+      await stream.readNew('busy', { count: 1 }); // keeps its entry pending
+      for (const name of ['idle-1', 'idle-2', 'me']) {
+        const [entry] = await stream.readNew(name, { count: 1 }); // a consumer exists once it was given an entry
+        await stream.ack([entry?.id ?? '']);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 30));
+
+      expect(await stream.pruneConsumers({ idleMs: 60_000, keep: 'me' })).toBe(0);
+      expect(await stream.pruneConsumers({ idleMs: 10, keep: 'me' })).toBe(2);
+      const names = ((await admin.xinfo('CONSUMERS', target.streamKey, target.group)) as unknown[][]).map((c) => String(c[1]));
+      expect(names.sort()).toEqual(['busy', 'me']);
+    });
+  });
+
   describe('stats', () => {
     it('reports length, lag, pending, oldest pending id, last delivered id and consumers', async () => {
       await stream.ensureGroup();

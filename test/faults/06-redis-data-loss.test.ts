@@ -73,11 +73,9 @@ describe('Redis restarted empty between ingest and consumption', () => {
     expect(expectationsOf(report)).toEqual(CLEAN);
   });
 
-  // KNOWN BUG (fault-suite report): when the stream key disappears while the consumer is blocked in
-  // XREADGROUP (FLUSHALL, DEL, eviction), Redis answers "UNBLOCKED the stream key no longer exists";
-  // drain() only recognises NOGROUP, rethrows it as fatal, and the loop stops while the process stays
-  // up. Flip `it.fails` to `it` once drain() treats UNBLOCKED like NOGROUP.
-  it.fails('loses nothing when Redis is flushed while the consumer waits on XREADGROUP', async () => {
+  // When the stream key disappears while the consumer is blocked in XREADGROUP (FLUSHALL, DEL,
+  // eviction), Redis answers "UNBLOCKED the stream key no longer exists": the loop recreates the group.
+  it('loses nothing when Redis is flushed while the consumer waits on XREADGROUP', async () => {
     // Arrange: the consumer is idle, blocked in XREADGROUP (the only client of this Redis that blocks).
     await waitFor(
       'the consumer to be blocked in XREADGROUP',

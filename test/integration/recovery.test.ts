@@ -1,5 +1,7 @@
 // Retries, dead letters, redrive, the outbox reconciler, the SQS fallback and trimming, on the real
 // Postgres, Redis and a local SQS endpoint. Outages here are switched adapters; test/faults has real ones.
+
+import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPgExecutor } from '../../lambdas/adapters/sql/pg.ts';
@@ -36,21 +38,23 @@ afterAll(async () => {
   await db.drop();
 });
 
-/** A fresh stream, switchable adapters and a pipeline with fast retries. */
-async function setup(settings: Parameters<typeof createTestPipeline>[0]['settings'] = {}) {
+/** A fresh stream, its own queues, switchable adapters and a pipeline with fast retries. */
+async function setup(settings: Parameters<typeof createTestPipeline>[0]['settings'] = {}, options: { fallback?: boolean } = {}) {
   const streamKey = uniqueName('events');
   keys.push(streamKey, `${streamKey}:errors`);
   const stream = switchableStream(createIoredisStream({ url: TEST_REDIS_URL, streamKey, group: 'workers' }));
   await stream.ensureGroup();
   const sql = switchableSql(realSql);
   const client = createSqsClient({ endpoint: sqs.endpoint, region: 'us-east-1', credentials });
-  const [dlqUrl, fallbackUrl] = Object.values(sqs.queueUrls) as [string, string];
+  const newQueue = async (prefix: string) =>
+    (await client.send(new CreateQueueCommand({ QueueName: uniqueName(prefix) }))).QueueUrl as string;
+  const [dlqUrl, fallbackUrl] = await Promise.all([newQueue('dlq'), newQueue('fallback')]);
   const fallback = switchableQueue(createSqsIngestFallbackQueue(client, fallbackUrl));
   const pipeline = createTestPipeline({
     sql,
     stream,
     dlq: createSqsDeadLetterQueue(client, dlqUrl),
-    fallback,
+    ...(options.fallback === false ? {} : { fallback }),
     adminToken: 'admin-token-for-tests-0001',
     settings: { retryBaseMs: 100, maxAttempts: 3, reconcileGraceMs: 200, maintenanceIntervalMs: 0, ...settings },
   });
@@ -186,8 +190,23 @@ describe('dead letters', () => {
 });
 
 describe('Redis unavailable at ingest', () => {
-  it('still answers 202 once the raw event is stored; the reconciler publishes it later', async () => {
+  it('still answers 202 once the raw event is stored; the fallback queue carries a publish hint', async () => {
     const env = await setup();
+    env.stream.down = true;
+    const sent = await env.pipeline.call('POST', '/events', { body: purchase() });
+    expect(sent.status).toBe(202);
+    env.stream.down = false;
+    expect(await redis.xlen(env.streamKey)).toBe(0);
+
+    const summary = await env.pipeline.drainOnce(); // no grace to wait: the hint says "publish me"
+    expect(summary.fromFallback).toBe(1);
+    await env.pipeline.drainOnce();
+    expect(await outcomeOf(sent.body.event_id)).toBe('processed');
+    expect(await countRows(realSql, 'raw_events', 'event_id = :id', { id: { uuid: sent.body.event_id } })).toBe(1);
+  });
+
+  it('without a fallback queue, the reconciler publishes it after the grace period', async () => {
+    const env = await setup({}, { fallback: false });
     env.stream.down = true;
     const sent = await env.pipeline.call('POST', '/events', { body: purchase() });
     expect(sent.status).toBe(202);
@@ -226,7 +245,7 @@ describe('Redis unavailable at ingest', () => {
         metrics: env.pipeline.metrics,
         logger: createQuietLogger().logger,
       },
-      { batchSize: 10, reconcileGraceMs: 200, reconcileIdleIntervalMs: 3_600_000 },
+      { consumer: 'c', batchSize: 10, reconcileGraceMs: 200, reconcileIdleIntervalMs: 3_600_000 },
     );
     expect(result.republished).toBe(0);
     expect(await redis.xlen(env.streamKey)).toBe(1);

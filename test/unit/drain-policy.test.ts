@@ -54,10 +54,10 @@ describe('trim threshold', () => {
 });
 
 describe('when to reconcile', () => {
-  const settings = { batchSize: 10, reconcileGraceMs: 1000, reconcileIdleIntervalMs: 60_000 };
+  const settings = { consumer: 'c', batchSize: 10, reconcileGraceMs: 1000, reconcileIdleIntervalMs: 60_000 };
   it('keeps reconciling for two grace periods after activity, then only per idle interval', async () => {
     const { shouldReconcile } = await import('../../lambdas/core/maintenance.ts');
-    const state = { lastReconcileAt: 10_000, lastActivityAt: 10_000, lastDeliveredId: '1-0' };
+    const state = { lastReconcileAt: 10_000, lastActivityAt: 10_000, lastDeliveredId: '1-0', streamWasDown: false };
     expect(shouldReconcile(state, 12_000, settings)).toBe(true);
     expect(shouldReconcile(state, 12_001, settings)).toBe(false);
     expect(shouldReconcile(state, 70_000, settings)).toBe(true);

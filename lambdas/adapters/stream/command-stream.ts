@@ -1,7 +1,15 @@
 // The EventStream as Redis command lines over a transport. Both adapters (ioredis over TCP, Upstash
 // over REST) send exactly these commands and parse the same replies; only the transport differs.
 import type { ErrorRecord, EventStream } from '../../ports.ts';
-import { errorNotesKey, parseEntries, parseErrorNotes, parsePending, parseReadGroup, parseStats } from './replies.ts';
+import {
+  errorNotesKey,
+  parseConsumers,
+  parseEntries,
+  parseErrorNotes,
+  parsePending,
+  parseReadGroup,
+  parseStats,
+} from './replies.ts';
 
 export type Command = [name: string, ...args: (string | number)[]];
 
@@ -59,6 +67,14 @@ export function createCommandStream(transport: RedisTransport, options: { stream
         ['XINFO', 'GROUPS', key],
       ]);
       return parseStats(length, summary, groups, group);
+    },
+    async pruneConsumers({ idleMs, keep }) {
+      const stale = parseConsumers(await call('XINFO', 'CONSUMERS', key, group)).filter(
+        (c) => c.name !== keep && c.pending === 0 && c.idleMs > idleMs,
+      );
+      if (stale.length === 0) return 0;
+      await transport.pipeline(stale.map((c): Command => ['XGROUP', 'DELCONSUMER', key, group, c.name]));
+      return stale.length;
     },
     async noteErrors(errors) {
       if (errors.length === 0) return;

@@ -18,7 +18,9 @@ export function createIoredisStream(options: IoredisStreamOptions): EventStream 
     protocol: 2,
     lazyConnect: false,
     connectTimeout: 3000,
-    commandTimeout: Math.max(5000, (options.maxBlockMs ?? 0) + 5000),
+    // A client that never blocks (the API's) gives up quickly, so a Redis outage costs a request
+    // ~1.5 s, not the reconnect cycle; a blocking reader waits out its BLOCK first.
+    commandTimeout: options.maxBlockMs ? options.maxBlockMs + 5000 : 1500,
     maxRetriesPerRequest: 1,
     retryStrategy: (times) => Math.min(times * 200, 2000),
   });

@@ -66,6 +66,14 @@ export function parseStats(length: Raw, pendingSummary: Raw, groups: Raw, group:
   };
 }
 
+/** XINFO CONSUMERS: a list of flat field/value arrays → name, pending, idle (ms since last seen). */
+export function parseConsumers(reply: Raw): Array<{ name: string; pending: number; idleMs: number }> {
+  if (!Array.isArray(reply)) return [];
+  return reply
+    .map(flatToRecord)
+    .map((c) => ({ name: String(c.name), pending: Number(c.pending ?? 0), idleMs: Number(c.idle ?? 0) }));
+}
+
 /** HMGET reply aligned with ids → notes; missing/garbled notes are left out. */
 export function parseErrorNotes<T>(ids: readonly string[], values: Raw): Map<string, T> {
   const notes = new Map<string, T>();
