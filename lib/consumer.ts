@@ -67,7 +67,7 @@ export class Consumer extends Construct {
       .bindQueueForDraining(ENV.ingestFallbackQueueUrl, props.queues.ingestFallbackQueue);
 
     // A failed or expired tick is recorded, never retried: a retry would run late, overlap the next
-    // tick, and gain nothing (unacknowledged entries are reclaimed by XAUTOCLAIM anyway). Ticks that
+    // tick, and gain nothing (unacknowledged entries are reclaimed (XPENDING + XCLAIM) anyway). Ticks that
     // cannot start within a minute (throttled) are superseded by the next one.
     this.handler.configureAsyncInvoke({
       retryAttempts: 0,
