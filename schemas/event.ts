@@ -20,7 +20,22 @@ export interface Issue {
   readonly message: string;
 }
 
+// Postgres text and jsonb cannot hold NUL, and a lone UTF-16 surrogate is not Unicode: refuse both
+// here (400) rather than fail at the INSERT (500) or, worse, after a 202.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching NUL is the point
+const UNSTORABLE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const UNSTORABLE_MESSAGE = 'must not contain NUL characters or unpaired surrogates';
+
+/** True when Postgres can store the text as it is. */
+export const isStorableText = (text: string): boolean => text.search(UNSTORABLE_TEXT) === -1;
+
+/** The text with whatever Postgres cannot store replaced by U+FFFD. */
+export const toStorableText = (text: string): string => text.replace(UNSTORABLE_TEXT, '\uFFFD');
+
 function propertiesProblem(value: unknown, depth: number, path: string): Issue | null {
+  if (typeof value === 'string') return isStorableText(value) ? null : { path, message: UNSTORABLE_MESSAGE };
+  // JSON.parse turns 1e400 into Infinity, which JSON.stringify would silently store as null.
+  if (typeof value === 'number') return Number.isFinite(value) ? null : { path, message: 'numbers must be finite' };
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const problem = propertiesProblem(value[i], depth + 1, `${path}[${i}]`);
@@ -32,6 +47,7 @@ function propertiesProblem(value: unknown, depth: number, path: string): Issue |
   if (depth > MAX_PROPERTIES_DEPTH) return { path, message: `nesting deeper than ${MAX_PROPERTIES_DEPTH} levels` };
   for (const key of Object.keys(value)) {
     if (RESERVED_KEYS.has(key)) return { path: `${path}.${key}`, message: `key "${key}" is reserved` };
+    if (!isStorableText(key)) return { path, message: `keys ${UNSTORABLE_MESSAGE}` };
     const problem = propertiesProblem((value as Record<string, unknown>)[key], depth + 1, `${path}.${key}`);
     if (problem) return problem;
   }
@@ -53,7 +69,11 @@ export const eventEnvelope = z.strictObject(
     user_id: z.optional(
       z
         .string({ error: 'must be a string' })
-        .check(z.minLength(1, { error: 'must not be empty' }), z.maxLength(255, { error: 'must be at most 255 characters' })),
+        .check(
+          z.minLength(1, { error: 'must not be empty' }),
+          z.maxLength(255, { error: 'must be at most 255 characters' }),
+          z.refine(isStorableText, { error: UNSTORABLE_MESSAGE }),
+        ),
     ),
     timestamp: z.optional(
       z.iso.datetime({ offset: true, local: true, error: 'must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z' }),
@@ -89,10 +109,11 @@ function formatPath(path: ReadonlyArray<PropertyKey>, prefix: string): string {
   return out || '(body)';
 }
 
-/** ISO string in UTC; a date-time without an offset is taken as UTC. */
+/** ISO string in UTC; a date-time without an offset is taken as UTC. Empty when it is no real instant. */
 export function toUtcIso(value: string): string {
   const hasZone = /(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$/.test(value);
-  return new Date(hasZone ? value : `${value}Z`).toISOString();
+  const date = new Date(hasZone ? value : `${value}Z`);
+  return Number.isNaN(date.getTime()) ? '' : date.toISOString();
 }
 
 /**
@@ -113,8 +134,13 @@ export function acceptEnvelope(
   }
   const envelope = parsed.data;
   const timestamp = envelope.timestamp ? toUtcIso(envelope.timestamp) : context.receivedAt.toISOString();
-  if (Number.isNaN(Date.parse(timestamp))) {
-    return { ok: false, issues: [{ path: formatPath(['timestamp'], prefix), message: 'is not a real date' }] };
+  // In UTC the year must stay 0001–9999: past it ISO strings gain a sign and six digits, and Postgres
+  // has no year 0.
+  if (!/^\d{4}-/.test(timestamp) || timestamp.startsWith('0000')) {
+    return {
+      ok: false,
+      issues: [{ path: formatPath(['timestamp'], prefix), message: 'must be between 0001-01-01 and 9999-12-31 in UTC' }],
+    };
   }
   return {
     ok: true,

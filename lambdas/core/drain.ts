@@ -1,11 +1,12 @@
 // The consumer: drains the stream's consumer group into processed_events / failed_events with
 // retries by delivery count, then acknowledges. Never acks an entry before its outcome is committed.
 import { createHash } from 'node:crypto';
-import { type AcceptedEvent, enrich, parseStreamedEvent, ruleViolations } from '../../schemas/event.ts';
+import { type AcceptedEvent, enrich, parseStreamedEvent, ruleViolations, toStorableText } from '../../schemas/event.ts';
 import { DependencyUnavailableError, errorMessage, errorType, SqlStatementError } from '../errors.ts';
 import type { Metrics } from '../observability/metric-names.ts';
 import type {
   Clock,
+  DeadLetter,
   DeadLetterQueue,
   ErrorRecord,
   EventStream,
@@ -91,24 +92,26 @@ export function entryEventId(entry: StreamEntry): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const entryTime = (id: string): string => new Date(streamIdTime(id)).toISOString();
 
+/**
+ * A dead letter for an entry that is not an event. Its id is derived from the entry, never taken from
+ * its content: garbage must not claim the outcome of a real event. Text Postgres cannot store (NUL,
+ * lone surrogates) is replaced for reading, with the exact bytes kept in base64.
+ */
 function unparsableFailure(entry: Delivery): FailedRow {
-  let json: unknown;
-  try {
-    json = entry.data === null ? undefined : JSON.parse(entry.data);
-  } catch {
-    json = undefined;
-  }
-  const claimedId = (json as { event_id?: unknown } | undefined)?.event_id;
-  const usableId = typeof claimedId === 'string' && UUID.test(claimedId);
+  const data = entry.data;
+  const readable = data === null ? null : toStorableText(data);
   return {
-    event_id: usableId ? claimedId.toLowerCase() : entryEventId(entry),
-    payload: { stream_entry_id: entry.id, data: entry.data },
+    event_id: entryEventId(entry),
+    payload: {
+      stream_entry_id: entry.id,
+      data: readable,
+      ...(data !== null && readable !== data ? { data_base64: Buffer.from(data, 'utf8').toString('base64') } : {}),
+    },
     received_at: entryTime(entry.id),
     error_type: UNPARSABLE,
-    error_message: entry.data === null ? 'stream entry has no data field' : 'stream entry data is not a valid event',
+    error_message: data === null ? 'stream entry has no data field' : 'stream entry data is not a valid event',
     attempts: entry.deliveries,
   };
 }
@@ -158,6 +161,48 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
     }
   }
 
+  type Failure = { delivery: Delivery; row: FailedRow; eventType: string };
+
+  /**
+   * Writes dead letters in one statement; on a statement error, row by row, so one row the database
+   * refuses cannot hold the others back (failure path only). Returns when each was written, which
+   * rows the database refused, and which could not be written for now (database unavailable).
+   */
+  async function writeFailures(items: readonly Failure[]): Promise<{
+    failedAt: Map<string, string>;
+    unstorable: Map<Failure, unknown>;
+    transient: Map<Failure, unknown>;
+  }> {
+    const outcome = {
+      failedAt: new Map<string, string>(),
+      unstorable: new Map<Failure, unknown>(),
+      transient: new Map<Failure, unknown>(),
+    };
+    try {
+      outcome.failedAt = await recordFailed(
+        sql,
+        items.map((item) => item.row),
+      );
+      return outcome;
+    } catch (error) {
+      if (!(error instanceof SqlStatementError)) {
+        for (const item of items) outcome.transient.set(item, error);
+        return outcome;
+      }
+      if (items.length === 1) {
+        outcome.unstorable.set(items[0] as Failure, error);
+        return outcome;
+      }
+      for (const item of items) {
+        const single = await writeFailures([item]);
+        for (const [id, at] of single.failedAt) outcome.failedAt.set(id, at);
+        for (const [failure, e] of single.unstorable) outcome.unstorable.set(failure, e);
+        for (const [failure, e] of single.transient) outcome.transient.set(failure, e);
+      }
+      return outcome;
+    }
+  }
+
   /** Decides, writes and acknowledges one batch of deliveries. */
   async function handleBatch(deliveries: readonly Delivery[]): Promise<BatchCounts> {
     const started = performance.now();
@@ -167,7 +212,7 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
     const notes = exhaustedIds.length > 0 ? await stream.readErrors(exhaustedIds) : new Map<string, ErrorRecord>();
 
     const toProcess: Array<{ delivery: Delivery; event: AcceptedEvent; row: ProcessedRow }> = [];
-    const failures: Array<{ delivery: Delivery; row: FailedRow; eventType: string }> = [];
+    const failures: Failure[] = [];
     const ackNow: string[] = [];
     const retry: Array<{ id: string; error: ErrorRecord }> = [];
     const typeOf = new Map<string, string>();
@@ -256,38 +301,47 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
     }
 
     if (failures.length > 0) {
-      try {
-        const failedAt = await recordFailed(
-          sql,
-          failures.map((f) => f.row),
-        );
-        const letters = [];
-        for (const failure of failures) {
-          ackNow.push(failure.delivery.id);
-          const at = failedAt.get(failure.row.event_id);
-          if (at === undefined) {
-            counts.duplicates++;
-            metrics.count('eventsDuplicate', 1, { event_type: failure.eventType });
-            continue;
-          }
-          counts.failed++;
-          metrics.count('eventsFailed', 1, { event_type: failure.eventType, error_type: failure.row.error_type });
-          letters.push({
-            eventId: failure.row.event_id,
+      const { failedAt, unstorable, transient } = await writeFailures(failures);
+      const letters: DeadLetter[] = [];
+      for (const failure of failures) {
+        const transientError = transient.get(failure);
+        if (transientError) {
+          // Not written: leave it pending; the note explains the next attempt's failure record.
+          retry.push({
+            id: failure.delivery.id,
+            error: { type: errorType(transientError), message: errorMessage(transientError) },
+          });
+          continue;
+        }
+        ackNow.push(failure.delivery.id);
+        const at = failedAt.get(failure.row.event_id);
+        const refused = unstorable.get(failure);
+        if (at === undefined && !refused) {
+          counts.duplicates++;
+          metrics.count('eventsDuplicate', 1, { event_type: failure.eventType });
+          continue;
+        }
+        counts.failed++;
+        metrics.count('eventsFailed', 1, { event_type: failure.eventType, error_type: failure.row.error_type });
+        if (refused) {
+          // Only entries that never were accepted events get here (ingest refuses what Postgres cannot
+          // store): acknowledged so they cannot block the stream; the SQS copy and this log keep them.
+          logger.error('dead letter the database refused; acknowledged, kept in the SQS DLQ and this log only', {
+            stream_entry_id: failure.delivery.id,
             payload: failure.row.payload,
-            errorType: failure.row.error_type,
-            errorMessage: failure.row.error_message,
-            attempts: failure.row.attempts,
-            failedAt: at,
+            error: errorMessage(refused),
           });
         }
-        await sendDeadLetters(letters);
-      } catch (error) {
-        // Not written: leave them pending; the error note explains the next attempt's failure record.
-        for (const failure of failures) {
-          retry.push({ id: failure.delivery.id, error: { type: errorType(error), message: errorMessage(error) } });
-        }
+        letters.push({
+          eventId: failure.row.event_id,
+          payload: failure.row.payload,
+          errorType: failure.row.error_type,
+          errorMessage: failure.row.error_message,
+          attempts: failure.row.attempts,
+          failedAt: at ?? clock.now().toISOString(),
+        });
       }
+      await sendDeadLetters(letters);
     }
 
     if (retry.length > 0) {
@@ -325,7 +379,8 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
 
   /** Entries whose backoff has elapsed (failed attempts, crashed consumers), claimed for us. */
   async function claimDue(): Promise<Delivery[]> {
-    const candidates = await stream.pending({ minIdleMs: settings.retryBaseMs, count: settings.batchSize * 4 });
+    // Oldest first: a wide window, so entries still waiting out a long backoff do not hide due ones.
+    const candidates = await stream.pending({ minIdleMs: settings.retryBaseMs, count: Math.max(500, settings.batchSize * 10) });
     const due = candidates.filter((p) => p.idleMs >= backoffMs(p.deliveries, settings)).slice(0, settings.batchSize);
     if (due.length === 0) return [];
     const deliveriesById = new Map(due.map((p) => [p.id, p.deliveries]));
@@ -379,7 +434,7 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
           if (batch.length === 0) {
             if (settings.mode === 'scheduled') break;
             // A stream that cannot block (Upstash REST) answers at once: poll with a growing pause.
-            if (performance.now() - asked < blockMs / 2) {
+            if (blockMs === 0 || performance.now() - asked < blockMs / 2) {
               idlePollMs = Math.min(Math.max(idlePollMs * 2, 50), 1000);
               await sleep(Math.min(idlePollMs, Math.max(0, budget.remainingMs() - budget.marginMs)));
             }

@@ -82,7 +82,8 @@ function isSameEvent(stored: AcceptedEvent, incoming: AcceptedEvent, timestampGi
   return (
     stored.event_type === incoming.event_type &&
     (stored.user_id ?? null) === incoming.user_id &&
-    isDeepStrictEqual(stored.properties, incoming.properties) &&
+    // Compared as stored: JSON turns -0 into 0, so the incoming side takes the same trip.
+    isDeepStrictEqual(stored.properties, JSON.parse(JSON.stringify(incoming.properties))) &&
     (!timestampGiven || Date.parse(stored.timestamp) === Date.parse(incoming.timestamp))
   );
 }
@@ -103,6 +104,11 @@ export async function ingestEvents({ events, timestampGiven }: ValidatedEvents, 
     throw error;
   }
 
+  // The new events first: they are committed, so they are published before anything else can fail.
+  const fresh = events.filter((event) => inserted.has(event.event_id));
+  for (const event of fresh) deps.metrics.count('eventsReceived', 1, { event_type: event.event_type });
+  await publish(fresh, deps);
+
   const repeats = events.filter((event) => !inserted.has(event.event_id));
   const stored: Map<string, StoredRaw> = repeats.length
     ? await findRawEvents(
@@ -110,35 +116,24 @@ export async function ingestEvents({ events, timestampGiven }: ValidatedEvents, 
         repeats.map((event) => event.event_id),
       )
     : new Map();
-
-  const results: IngestResult[] = [];
-  const toPublish: AcceptedEvent[] = [];
-  for (const event of events) {
+  const toRepublish: AcceptedEvent[] = [];
+  const results = events.map((event): IngestResult => {
     if (inserted.has(event.event_id)) {
-      toPublish.push(event);
-      results.push({ event_id: event.event_id, status: 'accepted', received_at: event.received_at, duplicate: false });
-      deps.metrics.count('eventsReceived', 1, { event_type: event.event_type });
-      continue;
+      return { event_id: event.event_id, status: 'accepted', received_at: event.received_at, duplicate: false };
     }
     const previous = stored.get(event.event_id);
     if (previous && !isSameEvent(previous.payload, event, timestampGiven.has(event.event_id))) {
-      results.push({
-        event_id: event.event_id,
-        status: 'conflict',
-        message: 'event_id was already used for a different event',
-      });
-      continue;
+      return { event_id: event.event_id, status: 'conflict', message: 'event_id was already used for a different event' };
     }
-    if (previous && previous.outcome === null) toPublish.push(previous.payload);
-    results.push({
+    if (previous && previous.outcome === null) toRepublish.push(previous.payload);
+    return {
       event_id: event.event_id,
       status: 'accepted',
       received_at: previous?.received_at ?? event.received_at,
       duplicate: true,
-    });
-  }
-
-  await publish(toPublish, deps);
+    };
+  });
+  await publish(toRepublish, deps);
   return results;
 }
 

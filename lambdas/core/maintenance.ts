@@ -1,6 +1,7 @@
 // The consumer's periodic chores: drain the ingest fallback queue, republish raw events that never
 // reached the stream (outbox reconciler), trim acknowledged entries, report backlog gauges.
 import { type AcceptedEvent, parseStreamedEvent } from '../../schemas/event.ts';
+import { SqlStatementError } from '../errors.ts';
 import type { Metrics } from '../observability/metric-names.ts';
 import type { Clock, EventStream, IngestFallbackQueue, Logger, SqlExecutor, StreamStats } from '../ports.ts';
 import { compareStreamIds, streamIdTime as idTime } from '../stream-ids.ts';
@@ -86,6 +87,40 @@ async function publishStored(stream: EventStream, events: readonly AcceptedEvent
   return events.length;
 }
 
+/**
+ * Inserts raw events in one statement; on a statement error one by one, so one event the database
+ * refuses cannot hold back the others received with it.
+ */
+async function insertIsolating<T extends { event: AcceptedEvent }>(
+  sql: SqlExecutor,
+  items: readonly T[],
+  publishedAt: Date,
+): Promise<{ inserted: Set<string>; refused: T[] }> {
+  try {
+    return {
+      inserted: await insertRawEvents(
+        sql,
+        items.map((item) => item.event),
+        publishedAt,
+      ),
+      refused: [],
+    };
+  } catch (error) {
+    if (!(error instanceof SqlStatementError) || items.length <= 1) {
+      if (error instanceof SqlStatementError) return { inserted: new Set(), refused: [...items] };
+      throw error;
+    }
+    const inserted = new Set<string>();
+    const refused: T[] = [];
+    for (const item of items) {
+      const single = await insertIsolating(sql, [item], publishedAt);
+      for (const id of single.inserted) inserted.add(id);
+      refused.push(...single.refused);
+    }
+    return { inserted, refused };
+  }
+}
+
 /** Moves events from the SQS fallback queue into raw_events and the stream. */
 export async function drainFallbackQueue(deps: MaintenanceDeps, maxMessages: number): Promise<number> {
   const { fallback, sql, stream, logger, clock } = deps;
@@ -94,8 +129,7 @@ export async function drainFallbackQueue(deps: MaintenanceDeps, maxMessages: num
   while (moved < maxMessages) {
     const messages = await fallback.receive({ max: 10 });
     if (messages.length === 0) break;
-    const events: AcceptedEvent[] = [];
-    const handles: string[] = [];
+    const received: Array<{ event: AcceptedEvent; handle: string }> = [];
     for (const message of messages) {
       const event = parseStreamedEvent(message.body);
       if (!event) {
@@ -103,10 +137,15 @@ export async function drainFallbackQueue(deps: MaintenanceDeps, maxMessages: num
         logger.error('unreadable message in the ingest fallback queue', { body: message.body.slice(0, 500) });
         continue;
       }
-      events.push(event);
-      handles.push(message.receiptHandle);
+      received.push({ event, handle: message.receiptHandle });
     }
-    const inserted = await insertRawEvents(sql, events, clock.now());
+    const { inserted, refused } = await insertIsolating(sql, received, clock.now());
+    for (const { event } of refused) {
+      // Left in the queue: after maxReceiveCount SQS moves it to the queue's own dead-letter queue.
+      logger.error('the database refused a fallback event; left for the queue redrive policy', { event_id: event.event_id });
+    }
+    const events = received.filter((item) => !refused.includes(item)).map((item) => item.event);
+    const handles = received.filter((item) => !refused.includes(item)).map((item) => item.handle);
     const repeats = events.filter((event) => !inserted.has(event.event_id)).map((event) => event.event_id);
     const stored = await findRawEvents(sql, repeats);
     // New rows and stored rows still without an outcome (an API's "publish me" hint after its XADD failed).

@@ -52,10 +52,10 @@ export interface StoredRaw {
 }
 
 /**
- * Statements that return payloads fetch at most this many rows: payloads reach 32 KB and the RDS
- * Data API caps a response at 1 MiB.
+ * Statements that return payloads fetch at most this many rows: payloads reach 32 KB, jsonb output
+ * adds spaces, the Data API's JSON escaping can double that, and it caps a response at 1 MiB.
  */
-export const PAYLOAD_ROWS_PER_QUERY = 25;
+export const PAYLOAD_ROWS_PER_QUERY = 8;
 
 /** Reads raw events by id (the idempotent-repeat path of ingest; not the hot path). */
 export async function findRawEvents(sql: SqlExecutor, ids: readonly string[]): Promise<Map<string, StoredRaw>> {
@@ -251,9 +251,13 @@ export type FailedEventRow = {
   readonly failed_at: string;
 };
 
+/** Most rows one listing returns (a response under the Data API's 1 MiB even with long messages). */
+export const LIST_FAILED_MAX = 1000;
+
 /** The database's clock: dead letters are stamped with it. */
 export async function databaseNow(sql: SqlExecutor): Promise<string> {
-  const result = await sql.query<{ now: string }>('SELECT now() AS now');
+  // As text: full microseconds (a parsed timestamp would keep milliseconds and miss rows within one).
+  const result = await sql.query<{ now: string }>('SELECT now()::text AS now');
   return result.rows[0]?.now as string;
 }
 
@@ -263,8 +267,8 @@ export async function databaseNow(sql: SqlExecutor): Promise<string> {
  */
 export async function listFailed(sql: SqlExecutor, filter: RedriveFilter): Promise<FailedEventRow[]> {
   const result = await sql.query<FailedEventRow>(
-    `SELECT f.event_id::text AS event_id, f.error_type, f.error_message, f.attempts, f.failed_at
-     FROM failed_events f WHERE ${FILTER} ORDER BY f.failed_at LIMIT :limit`,
+    `SELECT f.event_id::text AS event_id, f.error_type, left(f.error_message, 300) AS error_message, f.attempts, f.failed_at
+     FROM failed_events f WHERE ${FILTER} ORDER BY f.failed_at LIMIT least(:limit, ${LIST_FAILED_MAX})`,
     filterParams(filter),
   );
   return result.rows;

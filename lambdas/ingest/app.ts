@@ -190,7 +190,11 @@ export function matchRoute(method: string, path: string): { route?: Route; param
     const same = routeParts.every((part, i) => {
       const value = parts[i] as string;
       if (part.startsWith('{')) {
-        params[part.slice(1, -1)] = decodeURIComponent(value);
+        try {
+          params[part.slice(1, -1)] = decodeURIComponent(value);
+        } catch {
+          throw new HttpError(400, 'malformed_path', `path segment "${value}" is not valid percent-encoding`);
+        }
         return true;
       }
       return part === value;

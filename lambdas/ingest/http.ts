@@ -26,16 +26,6 @@ export class HttpError extends Error {
   }
 }
 
-export interface ApiRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly pathParameters: Record<string, string | undefined>;
-  readonly headers: Record<string, string>;
-  /** Parsed JSON body, set by jsonBody() for methods with a body. */
-  body?: unknown;
-  readonly raw: APIGatewayProxyEvent;
-}
-
 export const json = (status: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult => ({
   statusCode: status,
   headers: { 'content-type': 'application/json', ...headers },
@@ -50,7 +40,7 @@ export function normalizeHeaders(headers: APIGatewayProxyEvent['headers'] | null
 }
 
 /**
- * Reads a JSON body: 415 unless the content type is JSON, 413 past `maxBytes(path)`, 400 for
+ * Reads a JSON body: 415 unless the content type is JSON, 413 past `maxBytes`, 400 for
  * malformed JSON. Size is checked on the bytes before parsing, so a huge body costs no parse.
  */
 export function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, string>, maxBytes: number): unknown {
@@ -119,7 +109,10 @@ export function httpErrors(
         logger.warn('dependency unavailable', { dependency: error.dependency, error: error.message });
         request.response = json(
           503,
-          { error: 'service_unavailable', message: `${error.dependency} is unavailable; nothing was accepted, retry later` },
+          {
+            error: 'service_unavailable',
+            message: `${error.dependency} is unavailable; retry later (retrying with the same event_id is safe)`,
+          },
           { 'retry-after': '5' },
         );
         return;

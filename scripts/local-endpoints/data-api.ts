@@ -37,6 +37,7 @@ const badRequest = (message: string) => new DataApiError('BadRequestException', 
 // The service refuses requests over 4 MiB (BatchExecuteStatement API reference); mirroring it lets
 // tests see what production would do with an oversized batch.
 const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+const MAX_RESULT_BYTES = 1024 * 1024;
 // "A transaction times out if there are no calls that use its transaction ID in three minutes."
 const TRANSACTION_IDLE_MS = 3 * 60 * 1000;
 
@@ -314,6 +315,10 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
           : `[${fields.map((f, i) => jsonLiteral(f.dataTypeID, row[i] ?? null, true)).join(',')}]`,
       );
       const records = `[${rows.join(',')}]`;
+      if (Buffer.byteLength(records) > MAX_RESULT_BYTES) {
+        // As the service does: a result set over 1 MiB ends the call (so our paging is tested here).
+        throw new DataApiError('BadRequestException', 400, 'Database returned more than the allowed response size limit');
+      }
       if (asJson) return JSON.stringify({ ...out, formattedRecords: records });
       // Spliced in as text so integer digits survive (JSON.stringify would go through a JS number).
       return `${JSON.stringify(out).slice(0, -1)},"records":${records}}`;

@@ -2,6 +2,7 @@
 // tables, what the API answers. Each file has its own database and stream key.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redriveFailed } from '../../lambdas/core/redrive.ts';
 import type { EventStream, SqlExecutor } from '../../lambdas/ports.ts';
 import { COMBINATIONS, type OpenAdapters, openAdapters } from '../support/adapters.ts';
 import { purchase } from '../support/events.ts';
@@ -169,6 +170,50 @@ describe.each(COMBINATIONS)('pipeline over %s', (combination) => {
     });
   });
 
+  describe('what the database cannot store and large events', () => {
+    it('a poison entry with a NUL byte is dead-lettered under its own id without holding back its batch', async () => {
+      const violation = purchase({ properties: { amount: -1 } });
+      await pipeline.call('POST', '/events', { body: violation });
+      const poisonId = await redis.xadd(streamKey, '*', 'data', 'garbage\u0000bytes');
+      const summary = await pipeline.drainOnce();
+      expect(summary.failed).toBe(2);
+      expect((await failedRow(violation.event_id))?.error_type).toBe('RuleViolation');
+      const poison = await sql.query<{ payload: { stream_entry_id: string; data: string; data_base64: string } }>(
+        "SELECT payload FROM failed_events WHERE payload->>'stream_entry_id' = :id",
+        { id: poisonId as string },
+      );
+      expect(poison.rows[0]?.payload).toMatchObject({ data: 'garbage\uFFFDbytes' });
+      expect(Buffer.from(poison.rows[0]?.payload.data_base64 ?? '', 'base64').toString()).toBe('garbage\u0000bytes');
+      expect((await redis.xpending(streamKey, 'workers'))[0]).toBe(0);
+    });
+
+    it('a retry with properties holding -0 is the same event (202, duplicate)', async () => {
+      const raw = JSON.stringify(purchase({ properties: { amount: 5, delta: 0 } })).replace('"delta":0', '"delta":-0');
+      expect((await pipeline.call('POST', '/events', { rawBody: raw })).status).toBe(202);
+      const again = await pipeline.call('POST', '/events', { rawBody: raw });
+      expect(again.status).toBe(202);
+      expect(again.body.duplicate).toBe(true);
+    });
+
+    it('events near 32 KB travel in size-bounded statements: accepted, processed, failed, replayed', async () => {
+      await pipeline.drainOnce(); // what earlier tests left
+      const blob = 'x'.repeat(31_000);
+      const events = Array.from({ length: 30 }, (_, i) => purchase({ properties: { amount: i % 3 === 0 ? 0 : 1, blob } }));
+      for (let i = 0; i < 30; i += 10) {
+        expect((await pipeline.call('POST', '/events/batch', { body: { events: events.slice(i, i + 10) } })).status).toBe(202);
+      }
+      const summary = await pipeline.drainOnce();
+      expect(summary).toMatchObject({ processed: 20, failed: 10 });
+      // A replay reads the payloads back in pages (the Data API caps a response at 1 MiB).
+      const redrive = await redriveFailed(
+        { sql, stream, logger: pipeline.logger },
+        { errorType: 'RuleViolation', limit: 100, dryRun: false },
+      );
+      expect(redrive.event_ids.length).toBeGreaterThanOrEqual(10);
+      expect((await pipeline.drainOnce()).failed).toBeGreaterThanOrEqual(10);
+    });
+  });
+
   describe('batch ingest', () => {
     it('accepts up to 100 events in one request and processes them all', async () => {
       const events = Array.from({ length: 25 }, (_, i) => purchase({ properties: { amount: i + 1 } }));
@@ -256,6 +301,31 @@ describe.each(COMBINATIONS)('pipeline over %s', (combination) => {
       ['an unknown route', ['GET', '/nope'], 404, { error: 'not_found' }],
       ['a wrong method', ['DELETE', '/events'], 405, { error: 'method_not_allowed' }],
       ['a lookup by a non-UUID', ['GET', '/events/abc'], 400, { issues: [{ path: 'id', message: 'must be a UUID' }] }],
+      ['a malformed percent escape', ['GET', '/events/%E0%A4%A'], 400, { error: 'malformed_path' }],
+      [
+        'a timestamp past year 9999 in UTC',
+        ['POST', '/events', { body: { event_type: 'custom', timestamp: '9999-12-31T23:59:59-05:00' } }],
+        400,
+        { issues: [{ path: 'timestamp', message: 'must be between 0001-01-01 and 9999-12-31 in UTC' }] },
+      ],
+      [
+        'a NUL character in a property',
+        ['POST', '/events', { body: { event_type: 'custom', properties: { note: 'a\u0000b' } } }],
+        400,
+        { issues: [{ path: 'properties.note', message: 'must not contain NUL characters or unpaired surrogates' }] },
+      ],
+      [
+        'an unpaired surrogate in user_id',
+        ['POST', '/events', { rawBody: '{"event_type":"custom","user_id":"u\\ud800"}' }],
+        400,
+        { issues: [{ path: 'user_id', message: 'must not contain NUL characters or unpaired surrogates' }] },
+      ],
+      [
+        'a number too large for a double',
+        ['POST', '/events', { rawBody: '{"event_type":"custom","properties":{"big":1e400}}' }],
+        400,
+        { issues: [{ path: 'properties.big', message: 'numbers must be finite' }] },
+      ],
       [
         'a lookup of an unknown event',
         ['GET', `/events/${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}`],

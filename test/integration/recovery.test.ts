@@ -323,3 +323,62 @@ describe('at rest', () => {
     expect(queries.map((q) => q.trim().slice(0, 60))).toEqual([]);
   });
 });
+
+describe('slow or locked database', () => {
+  it('a statement timeout is transient: the entry is retried, not dead-lettered', async () => {
+    const env = await setup();
+    const slowSql = createPgExecutor({ connectionString: db.url, statementTimeoutMs: 300 });
+    // The backoff (1 s) outlasts the statement timeout (0.3 s), so one drain makes exactly one attempt.
+    const pipeline = createTestPipeline({
+      sql: slowSql,
+      stream: env.stream,
+      settings: { retryBaseMs: 1000, maintenanceIntervalMs: 60_000 },
+    });
+    const sent = await pipeline.call('POST', '/events', { body: purchase() });
+    const pg = (await import('pg')).default;
+    const locker = new pg.Client({ connectionString: db.url });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE processed_events IN SHARE MODE'); // as a CREATE INDEX would
+      const first = await pipeline.drainOnce();
+      expect(first).toMatchObject({ failed: 0, retried: 1 });
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.end();
+    }
+    await sleep(1050);
+    expect((await pipeline.drainOnce()).processed).toBe(1);
+    expect(await outcomeOf(sent.body.event_id)).toBe('processed');
+    await slowSql.close();
+  });
+});
+
+describe('the continuous drain loop', () => {
+  it('pauses between empty reads even with BLOCK_MS=0 (no busy loop)', async () => {
+    const env = await setup({ mode: 'continuous', blockMs: 0, maintenanceIntervalMs: 60_000 });
+    let reads = 0;
+    const readNew = env.stream.readNew;
+    env.stream.readNew = async (...args) => {
+      reads++;
+      return readNew(...args);
+    };
+    const deadline = Date.now() + 500;
+    await env.pipeline.drainer.drain({ remainingMs: () => deadline - Date.now(), marginMs: 0 });
+    expect(reads).toBeLessThan(30);
+  });
+
+  it('a poison entry does not pin the reconciler: an event stranded after it is still republished', async () => {
+    // Without a fallback queue and with no outage seen by the consumer, the resting reconcile finds it.
+    const env = await setup({ reconcileIdleIntervalMs: 300 }, { fallback: false });
+    await redis.xadd(env.streamKey, '*', 'data', 'garbage\u0000bytes');
+    await env.pipeline.drainOnce();
+    env.stream.down = true;
+    const sent = await env.pipeline.call('POST', '/events', { body: purchase() });
+    env.stream.down = false;
+    await sleep(450);
+    await env.pipeline.drainOnce();
+    await env.pipeline.drainOnce();
+    expect(await outcomeOf(sent.body.event_id)).toBe('processed');
+  });
+});

@@ -82,5 +82,5 @@ export function createTestPipeline(options: TestPipelineOptions) {
       .reduce((sum, value) => sum + value.value, 0);
   }
 
-  return { app, call, drainer, drainOnce, settings, metrics, logs, counter };
+  return { app, call, drainer, drainOnce, settings, metrics, logger, logs, counter };
 }

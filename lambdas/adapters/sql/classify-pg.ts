@@ -3,9 +3,10 @@
 import { DependencyUnavailableError, SqlStatementError } from '../../errors.ts';
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH', 'EAI_AGAIN']);
-// SQLSTATE classes/codes a retry can cure: connection exceptions, insufficient resources,
-// operator intervention (shutdown, cannot connect now), serialization failure, deadlock.
-const TRANSIENT_SQLSTATE = /^(08|53|57P|40001|40P01)/;
+// SQLSTATE classes/codes a retry can cure: connection exceptions, insufficient resources, operator
+// intervention (shutdown, cannot connect now, statement timeout / cancel 57014), lock not available
+// (55P03), serialization failure, deadlock.
+const TRANSIENT_SQLSTATE = /^(08|53|57P|57014|55P03|40001|40P01)/;
 
 export function classifyPgError(error: unknown): Error {
   if (error instanceof DependencyUnavailableError || error instanceof SqlStatementError) return error;

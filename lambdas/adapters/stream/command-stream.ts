@@ -61,10 +61,13 @@ export function createCommandStream(transport: RedisTransport, options: { stream
       return Number(await call('XTRIM', key, 'MINID', '~', id));
     },
     async stats() {
-      const [length, summary, groups] = await transport.pipeline([
-        ['XLEN', key],
-        ['XPENDING', key, group],
+      // XINFO GROUPS before XPENDING: an entry delivered between the two is after the last-delivered
+      // id read first, or shows in the pending summary read second, so a trim threshold computed from
+      // the pair never passes an unacknowledged entry (the pipeline is not atomic).
+      const [groups, summary, length] = await transport.pipeline([
         ['XINFO', 'GROUPS', key],
+        ['XPENDING', key, group],
+        ['XLEN', key],
       ]);
       return parseStats(length, summary, groups, group);
     },
