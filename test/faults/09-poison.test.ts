@@ -51,11 +51,13 @@ describe('poison entries on the stream', () => {
     for (const row of poisonRows) ledger.accepted.set(row.event_id, { outcome: 'failed', errorType: 'UnparsableEntry' });
     await stack.settle(ledger);
 
-    // Assert: one UnparsableEntry row per poison entry, the JSON's own event_id kept when it had one.
+    // Assert: one UnparsableEntry row per poison entry, under an id derived from the entry: garbage that
+    // names an event_id must not take over that event's outcome.
     expect(poisonRows.map((row) => row.entry).sort()).toEqual([...poison].sort());
     expect(new Set(poisonRows.map((row) => row.event_id)).size).toBe(poison.length);
     expect(poisonRows.every((row) => row.error_type === 'UnparsableEntry')).toBe(true);
-    expect(poisonRows.find((row) => row.entry === poison[2])?.event_id).toBe(claimedId);
+    expect(poisonRows.find((row) => row.entry === poison[2])?.event_id).not.toBe(claimedId);
+    expect((await stack.pool.query('SELECT 1 FROM raw_events WHERE event_id = $1', [claimedId])).rows).toEqual([]);
     expect((await stack.streamState()).pending).toBe(0);
     const report = await stack.account(ledger);
     expect(expectationsOf(report)).toEqual(CLEAN);
