@@ -1,11 +1,11 @@
 // The operator scripts against a real local server: `monitor --once` reads health and backlog, `load-test` sends,
 // waits for the drain and reports. Each stack has its own database and stream key, dropped afterwards.
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../../scripts/lib/local-stack.ts';
+import { freePort } from '../support/child-processes.ts';
 import { createTestDatabase, TEST_REDIS_URL, uniqueName } from '../support/services.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -40,18 +40,6 @@ function runScript(script: string, args: readonly string[], timeoutMs = 30_000):
     child.once('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** A port nobody listens on. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
     });
   });
 }
@@ -113,7 +101,7 @@ describe('npm run monitor -- --once', () => {
   });
 
   it('says how to start the server and exits 1 when nothing listens', async () => {
-    const url = `http://127.0.0.1:${await closedPort()}`;
+    const url = `http://127.0.0.1:${await freePort()}`;
 
     const run = await runScript('scripts/monitor.ts', ['--once', '--url', url]);
 
@@ -193,7 +181,7 @@ describe('npm run load-test', () => {
   });
 
   it('fails in one line, naming `npm start`, when nothing listens', async () => {
-    const url = `http://127.0.0.1:${await closedPort()}`;
+    const url = `http://127.0.0.1:${await freePort()}`;
 
     const run = await runScript('scripts/load-test.ts', ['--events', '5', '--url', url]);
 
