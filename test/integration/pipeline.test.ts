@@ -1,5 +1,6 @@
 // The pipeline end to end on the real Postgres and Redis: what a producer sends, what ends in the
 // tables, what the API answers. Each file has its own database and stream key.
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redriveFailed } from '../../lambdas/core/redrive.ts';
@@ -356,6 +357,24 @@ describe.each(COMBINATIONS)('pipeline over %s', (combination) => {
       const response = await pipeline.app(event, lambdaContext());
       expect(response.statusCode).toBe(200);
       expect(JSON.parse(response.body)).toMatchObject({ event_id: sent.body.event_id });
+    });
+
+    it('never answers 500 to client input, whatever the body (fuzzed)', async () => {
+      const bodies = fc.oneof(
+        fc.jsonValue().map((value) => JSON.stringify(value)),
+        fc
+          .record({ event_type: fc.constantFrom('purchase', 'custom', 'page_view', 'x'), properties: fc.jsonValue() })
+          .map((v) => JSON.stringify(v)),
+        fc.string(),
+      );
+      await fc.assert(
+        fc.asyncProperty(bodies, fc.constantFrom('/events', '/events/batch'), async (rawBody, path) => {
+          const response = await pipeline.call('POST', path, { rawBody, headers: { 'Content-Type': 'application/json' } });
+          expect([202, 207, 400, 409, 413]).toContain(response.status);
+          expect(response.body).toEqual(expect.any(Object));
+        }),
+        { numRuns: 150 },
+      );
     });
 
     it('a reserved key does not pollute Object.prototype', async () => {
