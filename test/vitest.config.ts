@@ -1,3 +1,5 @@
+// Vitest configuration of `npm test`: unit, contract, integration and CDK tests on the real local
+// Postgres and Redis. The fault-injection suite has its own (test/faults/vitest.config.ts).
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
