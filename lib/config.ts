@@ -138,8 +138,8 @@ export function resolveConfig(lookup: Lookup): EventFlowConfig {
   const stage = r.string(
     'stage',
     d.stage,
-    /^[a-z][a-z0-9-]{0,19}$/,
-    'must be lowercase letters, digits or "-", start with a letter, at most 20 characters',
+    /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,19}$/,
+    'must be lowercase letters, digits or single "-" between them, start with a letter, at most 20 characters',
   );
   const redisBackend = r.oneOf<RedisBackend>('redisBackend', ['upstash', 'elasticache'], d.redisBackend);
   const consumerMode = r.oneOf<ConsumerMode>('consumerMode', ['scheduled', 'continuous'], d.consumerMode);
@@ -155,11 +155,13 @@ export function resolveConfig(lookup: Lookup): EventFlowConfig {
   const apiQuotaPerDay = r.number('apiQuotaPerDay', d.apiQuotaPerDay, 1, 1_000_000_000);
   const alarmEmail = r.string('alarmEmail', undefined, /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address');
   const removalPolicy = r.oneOf<RemovalChoice>('removalPolicy', ['retain', 'destroy'], stage === 'prod' ? 'retain' : 'destroy');
+  // Secrets Manager reads a name ending in "-" plus six characters as a full ARN's random suffix, so
+  // such a name given as a partial ARN would not be found.
   const upstashSecretName = r.string(
     'upstashSecretName',
     `eventflow/${stage}/upstash`,
-    /^[A-Za-z0-9/_+=.@-]{1,512}$/,
-    'must be a Secrets Manager secret name',
+    /^(?![A-Za-z0-9/_+=.@-]*-[A-Za-z0-9]{6}$)[A-Za-z0-9/_+=.@-]{1,512}$/,
+    'must be a Secrets Manager secret name not ending in "-" and six letters or digits',
   );
   const logLevel = r.oneOf<LogLevel>('logLevel', ['DEBUG', 'INFO', 'WARN', 'ERROR'], d.logLevel);
   const localstack = r.boolean('localstack', d.localstack);

@@ -3,6 +3,7 @@
 import { ArnFormat, Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENV, type EnvKey } from '../lambdas/config-keys.ts';
 import type { SqlTarget } from './eventflow-function.ts';
@@ -82,6 +83,8 @@ export class Database extends Construct implements SqlTarget {
       copyTagsToSnapshot: true,
     });
     this.cluster = cluster;
+    // The generated secret does not inherit the cluster's policy: a retained cluster must keep it.
+    (cluster.node.findChild('Secret') as secretsmanager.Secret).applyRemovalPolicy(props.removalPolicy);
     const secret = cluster.secret;
     if (!secret) throw new Error('Database: the cluster has no generated secret');
     this.sqlEnvironment = {

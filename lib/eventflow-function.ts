@@ -107,7 +107,7 @@ export class EventFlowFunction extends NodejsFunction {
     }
     const role = new iam.Role(scope, `${id}Role`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Execution role of ${id}`,
+      description: `Execution role of ${scope.node.path}/${id}`,
       inlinePolicies: { Execution: new iam.PolicyDocument({ statements }) },
     });
     if (placement) {

@@ -1,6 +1,6 @@
 // The one EventFlow stack: composes network, queues, database, stream, API, consumer, migrations and
 // observability from the validated config. Must never hold resource details; each concern owns its own.
-import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicies, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { METRICS_NAMESPACE_DEFAULT } from '../lambdas/observability/metric-names.ts';
@@ -41,6 +41,9 @@ export class EventFlowStack extends Stack {
     const network = local
       ? undefined
       : new Network(this, 'Network', { lambdasInVpc: elasticache, removalPolicy, logRetention: LOG_RETENTION });
+    // A retained cluster (and cache) keeps network interfaces in these subnets and security groups:
+    // deleting the network under them would leave `cdk destroy` in DELETE_FAILED.
+    if (network && removalPolicy === RemovalPolicy.RETAIN) RemovalPolicies.of(network).retain();
     this.queues = new Queues(this, 'Queues', { removalPolicy });
     this.database = new Database(this, 'Database', {
       ...(network ? { network } : {}),

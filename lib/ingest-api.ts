@@ -68,7 +68,7 @@ export class IngestApi extends Construct {
         tracingEnabled: true,
         metricsEnabled: true,
         methodOptions: {
-          '/health/GET': OPEN_ROUTE_THROTTLE,
+          '//GET': OPEN_ROUTE_THROTTLE,
           '/openapi.json/GET': OPEN_ROUTE_THROTTLE,
           '/docs/GET': OPEN_ROUTE_THROTTLE,
         },
@@ -97,16 +97,18 @@ export class IngestApi extends Construct {
         .addResource('{id}')
         .addMethod('GET', integration, { ...keyed, requestParameters: { 'method.request.path.id': true } }),
       root.addResource('metrics').addResource('summary').addMethod('GET', integration, keyed),
+      // Health probes SQL: behind the key, so anonymous traffic cannot keep a paused Aurora awake.
+      root.addResource('health').addMethod('GET', integration, keyed),
     ];
     // Redrive changes data: it needs a signed caller (IAM) as well as a key.
     const redrive = root
       .addResource('admin')
       .addResource('redrive')
       .addMethod('POST', integration, { ...keyed, authorizationType: apigw.AuthorizationType.IAM });
-    // Liveness probes and the API description are public by design (a browser opening /docs cannot
-    // send an API key; the page loads openapi.json relative to itself).
+    // The service info and the API description are public by design (a browser opening /docs cannot
+    // send an API key; the page loads openapi.json relative to itself). None of them touches a store.
     const openMethods = [
-      root.addResource('health').addMethod('GET', integration, { requestValidator: validator }),
+      root.addMethod('GET', integration, { requestValidator: validator }),
       root.addResource('openapi.json').addMethod('GET', integration, { requestValidator: validator }),
       root.addResource('docs').addMethod('GET', integration, { requestValidator: validator }),
     ];
@@ -159,7 +161,7 @@ export class IngestApi extends Construct {
       });
       v(method).acknowledge({
         id: 'AwsSolutions-COG4',
-        reason: 'Public route (health probe / API description / docs page): no user pool applies.',
+        reason: 'Public route (service info / API description / docs page): no user pool applies.',
       });
     }
   }
@@ -169,6 +171,7 @@ export class IngestApi extends Construct {
 function accessLogFormat(): apigw.AccessLogFormat {
   const f = apigw.AccessLogField;
   return apigw.AccessLogFormat.custom(
+    // $context.error.messageString is quoted and escaped by API Gateway; a plain message can hold quotes.
     JSON.stringify({
       requestId: f.contextRequestId(),
       requestTime: f.contextRequestTimeEpoch(),
@@ -184,8 +187,8 @@ function accessLogFormat(): apigw.AccessLogFormat {
       responseLatencyMs: f.contextResponseLatency(),
       integrationStatus: f.contextIntegrationStatus(),
       integrationLatencyMs: f.contextIntegrationLatency(),
-      error: f.contextErrorMessage(),
+      error: f.contextErrorMessageString(), // already a quoted JSON string: unquoted below
       xrayTraceId: f.contextXrayTraceId(),
-    }),
+    }).replace(`"${apigw.AccessLogField.contextErrorMessageString()}"`, apigw.AccessLogField.contextErrorMessageString()),
   );
 }

@@ -46,10 +46,11 @@ export class Network extends Construct {
       });
       this.functionPlacement = { vpc: this.vpc, subnets: this.isolatedSubnets, securityGroups: [this.lambdaSecurityGroup] };
       // Exactly the AWS APIs the Lambdas call: no NAT, so nothing else is reachable. CloudWatch Logs
-      // needs no endpoint: Lambda ships logs (and EMF metrics) outside the function's network.
+      // needs no endpoint: Lambda ships logs (and EMF metrics) outside the function's network. No
+      // Secrets Manager either: the Data API reads the cluster secret itself, and only the Upstash
+      // variant (outside the VPC) reads a secret from the function.
       const endpoints: Record<string, ec2.InterfaceVpcEndpointAwsService> = {
         RdsDataEndpoint: ec2.InterfaceVpcEndpointAwsService.RDS_DATA,
-        SecretsManagerEndpoint: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
         SqsEndpoint: ec2.InterfaceVpcEndpointAwsService.SQS,
       };
       for (const [endpointId, service] of Object.entries(endpoints)) {

@@ -213,7 +213,8 @@ export class Observability extends Construct {
       'Api5xx',
       'The ingest API returned 5xx responses (503 means neither Postgres nor the fallback queue accepted events).',
       props.api.deploymentStage.metricServerError({ period: FIVE_MINUTES, statistic: 'Sum' }),
-      { threshold: t.api5xxPer5Minutes, greaterOrEqual: true },
+      // Two periods in a row: an Aurora resume from auto-pause (~15 s of 503s on reads) is not an incident.
+      { threshold: t.api5xxPer5Minutes, evaluationPeriods: 2, greaterOrEqual: true },
     );
     this.alarm(
       'ConsumerErrors',

@@ -27,6 +27,8 @@ export function openApiDocument(envelope: z.ZodMiniType): Record<string, unknown
       version: '1',
       description: `Events up to ${MAX_EVENT_BYTES} bytes; event_type one of ${EVENT_TYPES.join(', ')}. 202 means stored durably.`,
     },
+    // Relative to this document, so "Try it out" keeps the API Gateway stage prefix (/v1).
+    servers: [{ url: './' }],
     components: {
       schemas: { Event: eventSchema, Error: errorBody },
       securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },

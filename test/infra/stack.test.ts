@@ -105,9 +105,10 @@ function routes(s: Synth): Record<string, { apiKeyRequired: boolean; authorizati
     const r = resources[ref.Ref];
     return `${pathOf(r.Properties.ParentId)}/${r.Properties.PathPart}`;
   };
+  const pathOrRoot = (ref: Cfn): string => pathOf(ref) || '/';
   const out: Record<string, { apiKeyRequired: boolean; authorization: string }> = {};
   for (const [, m] of resourcesOfType(s, 'AWS::ApiGateway::Method')) {
-    out[`${m.Properties.HttpMethod} ${pathOf(m.Properties.ResourceId)}`] = {
+    out[`${m.Properties.HttpMethod} ${pathOrRoot(m.Properties.ResourceId)}`] = {
       apiKeyRequired: m.Properties.ApiKeyRequired === true,
       authorization: m.Properties.AuthorizationType,
     };
@@ -191,12 +192,13 @@ describe('Lambda functions', () => {
 describe('ingest API', () => {
   const s = synth({ apiRateLimit: '42', apiBurstLimit: '84', apiQuotaPerDay: '5000' });
 
-  it('exposes exactly the documented routes, API key everywhere except health and the API docs', () => {
+  it('exposes exactly the documented routes, API key everywhere except the service info and the API docs', () => {
     expect(routes(s)).toEqual({
+      'GET /': { apiKeyRequired: false, authorization: 'NONE' },
       'POST /events': { apiKeyRequired: true, authorization: 'NONE' },
       'POST /events/batch': { apiKeyRequired: true, authorization: 'NONE' },
       'GET /events/{id}': { apiKeyRequired: true, authorization: 'NONE' },
-      'GET /health': { apiKeyRequired: false, authorization: 'NONE' },
+      'GET /health': { apiKeyRequired: true, authorization: 'NONE' },
       'GET /metrics/summary': { apiKeyRequired: true, authorization: 'NONE' },
       'GET /openapi.json': { apiKeyRequired: false, authorization: 'NONE' },
       'GET /docs': { apiKeyRequired: false, authorization: 'NONE' },
@@ -238,7 +240,10 @@ describe('ingest API', () => {
         DataTraceEnabled: false,
       }),
     );
-    const format = JSON.parse(stage.Properties.AccessLogSetting.Format);
+    // $context.error.messageString arrives quoted and escaped by API Gateway, so it stands unquoted.
+    const raw: string = stage.Properties.AccessLogSetting.Format;
+    expect(raw).toContain('"error":$context.error.messageString,');
+    const format = JSON.parse(raw.replace('$context.error.messageString', '"(quoted by API Gateway)"'));
     expect(format).toMatchObject({
       requestId: '$context.requestId',
       status: '$context.status',
@@ -250,7 +255,7 @@ describe('ingest API', () => {
   it('throttles the routes no usage plan covers', () => {
     const [[, stage]] = resourcesOfType(s, 'AWS::ApiGateway::Stage') as [[string, Cfn]];
     const open = stage.Properties.MethodSettings.filter(
-      (m: Cfn) => m.HttpMethod === 'GET' && ['/~1health', '/~1openapi.json', '/~1docs'].includes(m.ResourcePath),
+      (m: Cfn) => m.HttpMethod === 'GET' && ['/', '/~1openapi.json', '/~1docs'].includes(m.ResourcePath),
     );
     expect(open).toHaveLength(3);
     for (const setting of open) expect(setting).toMatchObject({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 });
@@ -573,11 +578,10 @@ describe('ElastiCache variant', () => {
     expect(functionProps(s, s.stack.node.findChild('Migrations').node.findChild('Handler')).VpcConfig).toBeUndefined();
   });
 
-  it('reaches AWS APIs through interface endpoints for rds-data, secretsmanager and sqs, with no NAT', () => {
+  it('reaches the AWS APIs it calls through interface endpoints (rds-data, sqs), with no NAT', () => {
     const services = resourcesOfType(s, 'AWS::EC2::VPCEndpoint').map(([, e]) => JSON.stringify(e.Properties.ServiceName));
-    expect(services).toHaveLength(3);
-    for (const name of ['rds-data', 'secretsmanager', 'sqs'])
-      expect(services.some((text) => text.includes(`.${name}`))).toBe(true);
+    expect(services).toHaveLength(2);
+    for (const name of ['rds-data', 'sqs']) expect(services.some((text) => text.includes(`.${name}`))).toBe(true);
     s.template.resourceCountIs('AWS::EC2::NatGateway', 0);
   });
 
@@ -649,6 +653,9 @@ describe('context validation', () => {
     [{ removalPolicy: 'snapshot' }, 'removalPolicy'],
     [{ alarmEmail: 'not-an-email' }, 'alarmEmail'],
     [{ stage: 'Prod_1' }, 'stage'],
+    [{ stage: 'a--b' }, 'stage'], // ElastiCache names refuse "--" and a trailing "-"
+    [{ stage: 'dev-' }, 'stage'],
+    [{ upstashSecretName: 'eventflow/upstash-secret' }, 'upstashSecretName'], // read as an ARN suffix
     [{ localstack: 'yes' }, 'localstack'],
     [{ batchSize: '5000' }, 'batchSize'],
   ])('refuses %j and names the context key', (context, key) => {
@@ -673,5 +680,21 @@ describe('context validation', () => {
     expect(prod.stack.stackName).toBe('EventFlow-prod');
     expect(prod.stack.config.removalPolicy).toBe('retain');
     expect(synth().stack.config.removalPolicy).toBe('destroy');
+  });
+
+  it('a retained stage keeps what the retained cluster needs: its secret, subnets and security groups', () => {
+    const prod = synth({ stage: 'prod' });
+    const policyOf = (type: string) => resourcesOfType(prod, type).map(([, r]) => r.DeletionPolicy);
+    for (const type of [
+      'AWS::RDS::DBCluster',
+      'AWS::SecretsManager::Secret',
+      'AWS::EC2::VPC',
+      'AWS::EC2::Subnet',
+      'AWS::EC2::SecurityGroup',
+    ]) {
+      expect(policyOf(type), type).not.toContain('Delete');
+    }
+    const dev = synth();
+    expect(resourcesOfType(dev, 'AWS::EC2::VPC').map(([, r]) => r.DeletionPolicy)).not.toContain('Retain');
   });
 });

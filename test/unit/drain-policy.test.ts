@@ -63,3 +63,25 @@ describe('when to reconcile', () => {
     expect(shouldReconcile(state, 70_000, settings)).toBe(true);
   });
 });
+
+describe('health', () => {
+  it('reports a resuming Aurora as resuming and the service as ok; a down stream as degraded', async () => {
+    const { checkHealth } = await import('../../lambdas/core/queries.ts');
+    const { DependencyUnavailableError } = await import('../../lambdas/errors.ts');
+    const resuming = {
+      query: async () => {
+        throw new DependencyUnavailableError('database', 'database unavailable: DatabaseResumingException: resuming');
+      },
+    };
+    const up = { ping: async () => {} };
+    const down = {
+      ping: async () => {
+        throw new Error('ECONNREFUSED');
+      },
+    };
+    const health = await checkHealth({ sql: resuming as never, stream: up as never });
+    expect(health).toMatchObject({ status: 'ok', dependencies: { database: { status: 'resuming' }, stream: { status: 'up' } } });
+    const degraded = await checkHealth({ sql: resuming as never, stream: down as never });
+    expect(degraded).toMatchObject({ status: 'degraded', dependencies: { stream: { status: 'down', error: 'ECONNREFUSED' } } });
+  });
+});
