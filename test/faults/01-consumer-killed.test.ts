@@ -27,18 +27,26 @@ describe('a consumer killed with SIGKILL while draining', () => {
     expect(total).toBe(490);
 
     // Act: start a consumer and kill it once some, not all, events are processed and it holds a batch.
-    const doomed = await stack.startConsumer('doomed');
-    const atKill = await waitFor(
-      'the first consumer to be mid-drain (some processed, a batch pending)',
-      async () => {
-        const [processed, state] = await Promise.all([stack.countRows('processed_events'), stack.streamState()]);
-        const holding = state.byConsumer[doomed.consumer] ?? 0;
-        return processed > 0 && processed < total && holding > 0 ? { processed, holding } : null;
-      },
-      { timeoutMs: 30_000, intervalMs: 5 },
-    );
-    await stack.kill(doomed);
-    const orphaned = (await stack.streamState()).byConsumer[doomed.consumer] ?? 0;
+    // The kill races the consumer's ack (a batch takes milliseconds), so try again until a kill lands
+    // while entries are held; every attempt is a real SIGKILL mid-drain either way.
+    let atKill = { processed: 0, holding: 0 };
+    let orphaned = 0;
+    let doomed = await stack.startConsumer('doomed-1');
+    for (let attempt = 1; attempt <= 5 && orphaned === 0; attempt++) {
+      if (attempt > 1) doomed = await stack.startConsumer(`doomed-${attempt}`);
+      const current = doomed;
+      atKill = await waitFor(
+        'the consumer to be mid-drain (some processed, a batch pending)',
+        async () => {
+          const [processed, state] = await Promise.all([stack.countRows('processed_events'), stack.streamState()]);
+          const holding = state.byConsumer[current.consumer] ?? 0;
+          return processed > 0 && processed < total && holding > 0 ? { processed, holding } : null;
+        },
+        { timeoutMs: 30_000, intervalMs: 5 },
+      );
+      await stack.kill(current);
+      orphaned = (await stack.streamState()).byConsumer[current.consumer] ?? 0;
+    }
     const successor = await stack.startConsumer('successor');
     await stack.settle(ledger);
 
