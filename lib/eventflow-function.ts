@@ -31,6 +31,11 @@ export interface FunctionDefaults {
   readonly removalPolicy: RemovalPolicy;
   /** Set only when the functions must reach something inside the VPC (ElastiCache). */
   readonly placement?: FunctionPlacement;
+  /**
+   * Driver packages no function of this stack loads (pg always; ioredis or @upstash/redis by
+   * redisBackend): aliased to a stub at bundling, so cold starts do not parse them.
+   */
+  readonly unusedPackages?: readonly string[];
 }
 
 export interface EventFlowFunctionProps {
@@ -62,6 +67,9 @@ export interface StreamTarget {
   readonly streamEnvironment: Readonly<Partial<Record<EnvKey, string>>>;
   grantConnect(grantee: iam.IGrantable): void;
 }
+
+/** The module unused driver packages are aliased to (relative to the project root). */
+export const NOT_BUNDLED_STUB = 'lambdas/adapters/not-bundled.ts';
 
 // esbuild's ESM output has no `require`; some CommonJS dependencies call it for Node built-ins.
 const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
@@ -156,6 +164,13 @@ export class EventFlowFunction extends NodejsFunction {
         // pinned SDK clients. PGlite and pg-native are reachable in the source graph but never run
         // in Lambda (Data API there), so they stay out of the bundle.
         externalModules: ['@electric-sql/pglite', 'pg-native'],
+        ...(defaults.unusedPackages?.length
+          ? {
+              esbuildArgs: Object.fromEntries(
+                defaults.unusedPackages.map((name) => [`--alias:${name}`, `./${NOT_BUNDLED_STUB}`]),
+              ),
+            }
+          : {}),
         // Local esbuild (a devDependency) only: there is no Docker on the build machines.
         forceDockerBundling: false,
         ...(props.commandHooks ? { commandHooks: props.commandHooks } : {}),

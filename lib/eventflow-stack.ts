@@ -71,6 +71,8 @@ export class EventFlowStack extends Stack {
       logRetention: LOG_RETENTION,
       removalPolicy,
       ...(network?.functionPlacement ? { placement: network.functionPlacement } : {}),
+      // The Lambdas reach SQL through the Data API only, and Redis through one backend.
+      unusedPackages: ['pg', elasticache ? '@upstash/redis' : 'ioredis'],
     };
 
     this.ingest = new IngestApi(this, 'Ingest', {

@@ -86,6 +86,18 @@ describe('bundles from a real synth', () => {
     }
   });
 
+  it('leaves the drivers this stack never loads out of the bundles (pg, and ioredis on Upstash)', () => {
+    for (const fn of Object.values(functions())) {
+      const map = JSON.parse(readFileSync(join(bundleDir(fn), 'index.mjs.map'), 'utf8')) as { sources: string[] };
+      const packages = new Set(
+        map.sources.map((source) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(source)?.[1]).filter(Boolean),
+      );
+      expect(packages.has('pg'), fn.node.path).toBe(false);
+      expect(packages.has('ioredis'), fn.node.path).toBe(false);
+      expect(packages.has('@aws-sdk/client-rds-data'), fn.node.path).toBe(true);
+    }
+  });
+
   it("passes CDK's template validation and cdk-nag with nothing to report", () => {
     const reportFile = join(outdir, 'validation-report.json');
     const report = existsSync(reportFile) ? JSON.parse(readFileSync(reportFile, 'utf8')) : { pluginReports: [] };
