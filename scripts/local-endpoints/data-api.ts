@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { toPositional } from '../../lambdas/adapters/sql/named-params.ts';
 import { ENV } from '../../lambdas/config-keys.ts';
+import { toPositional } from '../../lambdas/sql-text.ts';
 import { listen } from './listen.ts';
 
 export interface DataApiServerOptions {

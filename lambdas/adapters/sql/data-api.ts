@@ -12,8 +12,8 @@ import {
 } from '@aws-sdk/client-rds-data';
 import { DependencyUnavailableError, SqlStatementError } from '../../errors.ts';
 import type { SqlExecutor, SqlParam, SqlParams, SqlResult, SqlRow } from '../../ports.ts';
+import { toPositional } from '../../sql-text.ts';
 import { classifyPgError } from './classify-pg.ts';
-import { toPositional } from './named-params.ts';
 import { positionalValues } from './values.ts';
 
 export interface DataApiExecutorOptions {

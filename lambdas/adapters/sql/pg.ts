@@ -2,8 +2,8 @@
 // Never leaks pg types: rows follow the SqlRow shapes, errors are classified.
 import pg from 'pg';
 import type { SqlExecutor, SqlParams, SqlResult, SqlRow } from '../../ports.ts';
+import { toPositional } from '../../sql-text.ts';
 import { classifyPgError } from './classify-pg.ts';
-import { toPositional } from './named-params.ts';
 import { normalizeRow, positionalValues } from './values.ts';
 
 const TIMESTAMP = 1114;

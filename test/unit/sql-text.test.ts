@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toPositional } from '../../lambdas/adapters/sql/named-params.ts';
-import { splitStatements } from '../../lambdas/core/migrations.ts';
+import { splitStatements, toPositional } from '../../lambdas/sql-text.ts';
 
 describe('toPositional', () => {
   it('numbers each name once, in order of first use', () => {
@@ -23,5 +22,15 @@ describe('splitStatements', () => {
   it('splits at top-level semicolons and drops comments', () => {
     const script = "-- header; not a statement\nCREATE TABLE a (x text DEFAULT ';');\n/* ; */ SELECT $$;$$;\n";
     expect(splitStatements(script)).toEqual(["CREATE TABLE a (x text DEFAULT ';')", 'SELECT $$;$$']);
+  });
+});
+
+describe('sqlSegments', () => {
+  it('keeps every character, in order, and marks what is opaque', async () => {
+    const { sqlSegments } = await import('../../lambdas/sql-text.ts');
+    const sql = "SELECT 'a;b', $x$ ; $x$ /* c */ -- d\n; :p";
+    const segments = sqlSegments(sql);
+    expect(segments.map((s) => s.text).join('')).toBe(sql);
+    expect(segments.filter((s) => s.kind !== 'code').map((s) => s.text)).toEqual(["'a;b'", '$x$ ; $x$', '/* c */', '-- d']);
   });
 });
