@@ -3,17 +3,25 @@
 // Outcomes are claimed on raw_events.outcome under its row lock: the one place "exactly once" is decided.
 import type { AcceptedEvent } from '../../schemas/event.ts';
 import { chunkBySize } from '../chunks.ts';
-import { type SqlExecutor, sqlJson, sqlUuid } from '../ports.ts';
+import { type SqlExecutor, type SqlRow, sqlJson, sqlUuid } from '../ports.ts';
 
-async function inChunks<T>(sql: SqlExecutor, rows: readonly T[], run: (chunk: T[]) => Promise<string[]>): Promise<Set<string>> {
-  const done = new Set<string>();
+/**
+ * Runs a statement that takes its rows as one `:rows` JSON parameter, in as many calls as the
+ * executor's statement size allows, and returns every row the calls returned.
+ */
+async function queryInChunks<Out extends SqlRow>(sql: SqlExecutor, statement: string, rows: readonly object[]): Promise<Out[]> {
+  const out: Out[] = [];
   // Leave room for the statement text and the protocol envelope around the JSON parameter.
-  const jsonBytes = (row: T) => Buffer.byteLength(JSON.stringify(row)) + 1;
+  const jsonBytes = (row: object) => Buffer.byteLength(JSON.stringify(row)) + 1;
   for (const chunk of chunkBySize(rows, jsonBytes, Math.max(1024, sql.maxStatementBytes - 16 * 1024))) {
-    for (const id of await run(chunk)) done.add(id);
+    out.push(...(await sql.query<Out>(statement, { rows: sqlJson(chunk) })).rows);
   }
-  return done;
+  return out;
 }
+
+/** The ids a chunked statement returned. */
+const returnedIds = async (rows: Promise<Array<{ event_id: string }>>): Promise<Set<string>> =>
+  new Set((await rows).map((row) => row.event_id));
 
 const RAW_INSERT = `
 INSERT INTO raw_events (event_id, payload, received_at, republished_at)
@@ -38,10 +46,7 @@ export function insertRawEvents(
     received_at: event.received_at,
     republished_at,
   }));
-  return inChunks(sql, rows, async (chunk) => {
-    const result = await sql.query<{ event_id: string }>(RAW_INSERT, { rows: sqlJson(chunk) });
-    return result.rows.map((row) => row.event_id);
-  });
+  return returnedIds(queryInChunks(sql, RAW_INSERT, rows));
 }
 
 export interface StoredRaw {
@@ -121,10 +126,7 @@ SELECT event_id::text AS event_id FROM inserted`;
  * already had an outcome (duplicates). Rows must have distinct event_ids.
  */
 export function recordProcessed(sql: SqlExecutor, rows: readonly ProcessedRow[]): Promise<Set<string>> {
-  return inChunks(sql, rows, async (chunk) => {
-    const result = await sql.query<{ event_id: string }>(RECORD_PROCESSED, { rows: sqlJson(chunk) });
-    return result.rows.map((row) => row.event_id);
-  });
+  return returnedIds(queryInChunks(sql, RECORD_PROCESSED, rows));
 }
 
 export interface FailedRow {
@@ -158,13 +160,8 @@ RETURNING event_id::text AS event_id, failed_at`;
 
 /** Dead-letters events whose outcome is still open; returns the ids written now with their time. */
 export async function recordFailed(sql: SqlExecutor, rows: readonly FailedRow[]): Promise<Map<string, string>> {
-  const failedAt = new Map<string, string>();
-  await inChunks(sql, rows, async (chunk) => {
-    const result = await sql.query<{ event_id: string; failed_at: string }>(RECORD_FAILED, { rows: sqlJson(chunk) });
-    for (const row of result.rows) failedAt.set(row.event_id, row.failed_at);
-    return result.rows.map((row) => row.event_id);
-  });
-  return failedAt;
+  const written = await queryInChunks<{ event_id: string; failed_at: string }>(sql, RECORD_FAILED, rows);
+  return new Map(written.map((row) => [row.event_id, row.failed_at]));
 }
 
 export type EventStatusRow = {
