@@ -16,6 +16,7 @@ import type {
   StreamEntry,
 } from '../ports.ts';
 import { streamIdTime } from '../stream-ids.ts';
+import { writeIsolating } from './isolate.ts';
 import { newMaintenanceState, runMaintenance } from './maintenance.ts';
 import { type FailedRow, type ProcessedRow, recordFailed, recordProcessed } from './store.ts';
 
@@ -133,73 +134,47 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
   let groupReady = false;
   const maintenance = newMaintenanceState();
 
+  /**
+   * Writes processed rows; returns the ids written now and the items not written, with why (a row
+   * the database refused, or an outage for the whole batch).
+   */
   async function writeProcessed(
     items: ReadonlyArray<{ delivery: Delivery; event: AcceptedEvent; row: ProcessedRow }>,
   ): Promise<{ written: Set<string>; failedWrites: Array<{ item: (typeof items)[number]; error: unknown }> }> {
-    if (items.length === 0) return { written: new Set(), failedWrites: [] };
     try {
-      return {
-        written: await recordProcessed(
+      const { results, refused } = await writeIsolating(items, async (batch) => [
+        ...(await recordProcessed(
           sql,
-          items.map((item) => item.row),
-        ),
-        failedWrites: [],
-      };
+          batch.map((item) => item.row),
+        )),
+      ]);
+      return { written: new Set(results), failedWrites: [...refused].map(([item, error]) => ({ item, error })) };
     } catch (error) {
-      if (!(error instanceof SqlStatementError) || items.length === 1) {
-        return { written: new Set(), failedWrites: items.map((item) => ({ item, error })) };
-      }
-      // A statement error is about some row's data: write one by one to isolate it (failure path only).
-      const written = new Set<string>();
-      const failedWrites: Array<{ item: (typeof items)[number]; error: unknown }> = [];
-      for (const item of items) {
-        const single = await writeProcessed([item]);
-        for (const id of single.written) written.add(id);
-        failedWrites.push(...single.failedWrites);
-      }
-      return { written, failedWrites };
+      return { written: new Set(), failedWrites: items.map((item) => ({ item, error })) };
     }
   }
 
   type Failure = { delivery: Delivery; row: FailedRow; eventType: string };
 
   /**
-   * Writes dead letters in one statement; on a statement error, row by row, so one row the database
-   * refuses cannot hold the others back (failure path only). Returns when each was written, which
-   * rows the database refused, and which could not be written for now (database unavailable).
+   * Writes dead letters; returns when each was written, the rows the database refused (unstorable),
+   * and, when the database is unavailable, every item with that error (transient).
    */
   async function writeFailures(items: readonly Failure[]): Promise<{
     failedAt: Map<string, string>;
     unstorable: Map<Failure, unknown>;
     transient: Map<Failure, unknown>;
   }> {
-    const outcome = {
-      failedAt: new Map<string, string>(),
-      unstorable: new Map<Failure, unknown>(),
-      transient: new Map<Failure, unknown>(),
-    };
     try {
-      outcome.failedAt = await recordFailed(
-        sql,
-        items.map((item) => item.row),
-      );
-      return outcome;
+      const { results, refused } = await writeIsolating(items, async (batch) => [
+        ...(await recordFailed(
+          sql,
+          batch.map((item) => item.row),
+        )),
+      ]);
+      return { failedAt: new Map(results), unstorable: refused, transient: new Map() };
     } catch (error) {
-      if (!(error instanceof SqlStatementError)) {
-        for (const item of items) outcome.transient.set(item, error);
-        return outcome;
-      }
-      if (items.length === 1) {
-        outcome.unstorable.set(items[0] as Failure, error);
-        return outcome;
-      }
-      for (const item of items) {
-        const single = await writeFailures([item]);
-        for (const [id, at] of single.failedAt) outcome.failedAt.set(id, at);
-        for (const [failure, e] of single.unstorable) outcome.unstorable.set(failure, e);
-        for (const [failure, e] of single.transient) outcome.transient.set(failure, e);
-      }
-      return outcome;
+      return { failedAt: new Map(), unstorable: new Map(), transient: new Map(items.map((item) => [item, error])) };
     }
   }
 

@@ -1,10 +1,10 @@
 // The consumer's periodic chores: drain the ingest fallback queue, republish raw events that never
 // reached the stream (outbox reconciler), trim acknowledged entries, report backlog gauges.
 import { type AcceptedEvent, parseStreamedEvent } from '../../schemas/event.ts';
-import { SqlStatementError } from '../errors.ts';
 import type { Metrics } from '../observability/metric-names.ts';
 import type { Clock, EventStream, IngestFallbackQueue, Logger, SqlExecutor, StreamStats } from '../ports.ts';
 import { compareStreamIds, streamIdTime as idTime } from '../stream-ids.ts';
+import { writeIsolating } from './isolate.ts';
 import { claimUnresolved, findRawEvents, insertRawEvents, markRepublished, PAYLOAD_ROWS_PER_QUERY } from './store.ts';
 
 export interface MaintenanceDeps {
@@ -87,40 +87,6 @@ async function publishStored(stream: EventStream, events: readonly AcceptedEvent
   return events.length;
 }
 
-/**
- * Inserts raw events in one statement; on a statement error one by one, so one event the database
- * refuses cannot hold back the others received with it.
- */
-async function insertIsolating<T extends { event: AcceptedEvent }>(
-  sql: SqlExecutor,
-  items: readonly T[],
-  publishedAt: Date,
-): Promise<{ inserted: Set<string>; refused: T[] }> {
-  try {
-    return {
-      inserted: await insertRawEvents(
-        sql,
-        items.map((item) => item.event),
-        publishedAt,
-      ),
-      refused: [],
-    };
-  } catch (error) {
-    if (!(error instanceof SqlStatementError) || items.length <= 1) {
-      if (error instanceof SqlStatementError) return { inserted: new Set(), refused: [...items] };
-      throw error;
-    }
-    const inserted = new Set<string>();
-    const refused: T[] = [];
-    for (const item of items) {
-      const single = await insertIsolating(sql, [item], publishedAt);
-      for (const id of single.inserted) inserted.add(id);
-      refused.push(...single.refused);
-    }
-    return { inserted, refused };
-  }
-}
-
 /** Moves events from the SQS fallback queue into raw_events and the stream. */
 export async function drainFallbackQueue(deps: MaintenanceDeps, maxMessages: number): Promise<number> {
   const { fallback, sql, stream, logger, clock } = deps;
@@ -139,7 +105,16 @@ export async function drainFallbackQueue(deps: MaintenanceDeps, maxMessages: num
       }
       received.push({ event, handle: message.receiptHandle });
     }
-    const { inserted, refused } = await insertIsolating(sql, received, clock.now());
+    const publishedAt = clock.now();
+    const isolated = await writeIsolating(received, async (batch) => [
+      ...(await insertRawEvents(
+        sql,
+        batch.map((item) => item.event),
+        publishedAt,
+      )),
+    ]);
+    const inserted = new Set(isolated.results);
+    const refused = [...isolated.refused.keys()];
     for (const { event } of refused) {
       // Left in the queue: after maxReceiveCount SQS moves it to the queue's own dead-letter queue.
       logger.error('the database refused a fallback event; left for the queue redrive policy', { event_id: event.event_id });

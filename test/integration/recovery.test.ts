@@ -268,6 +268,27 @@ describe('Postgres unavailable at ingest', () => {
     expect(await outcomeOf(sent.body.event_id)).toBe('processed');
   });
 
+  it('a fallback message the database refuses does not hold back the others received with it', async () => {
+    const env = await setup();
+    const now = new Date().toISOString();
+    const event = (properties: Record<string, unknown>) => ({
+      event_id: crypto.randomUUID(),
+      event_type: 'custom',
+      user_id: null,
+      timestamp: now,
+      properties,
+      received_at: now,
+    });
+    const good = event({ ok: true });
+    const poison = event({ k: 'x\u0000' }); // only a bug could queue this: ingest refuses NUL
+    await env.fallback.send([JSON.stringify(poison), JSON.stringify(good)]);
+    await env.pipeline.drainOnce();
+    await env.pipeline.drainOnce();
+    expect(await outcomeOf(good.event_id)).toBe('processed');
+    expect(await countRows(realSql, 'raw_events', 'event_id = :id', { id: { uuid: poison.event_id } })).toBe(0);
+    expect(env.pipeline.logs.some((entry) => entry.message.includes('database refused a fallback event'))).toBe(true);
+  });
+
   it('answers 503 with Retry-After and stores nothing when the fallback queue is down too', async () => {
     const env = await setup();
     env.sql.down = true;
