@@ -10,13 +10,21 @@ export type Dependency = 'database' | 'stream' | 'queue';
 export class DependencyUnavailableError extends Error {
   override readonly name = 'DependencyUnavailableError';
   readonly retryable = true;
+  /** The database is waking from auto-pause (Aurora Serverless v2): up again within seconds. */
+  readonly resuming: boolean;
   constructor(
     readonly dependency: Dependency,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; resuming?: boolean },
   ) {
     super(message, options);
+    this.resuming = options?.resuming ?? false;
   }
+}
+
+/** The stream or its consumer group no longer exists (Redis restarted empty, flushed, key deleted). */
+export class StreamGroupMissingError extends Error {
+  override readonly name = 'StreamGroupMissingError';
 }
 
 /** The database rejected a statement (syntax, constraint, type). Not a reason to try elsewhere. */

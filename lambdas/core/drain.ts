@@ -2,7 +2,7 @@
 // retries by delivery count, then acknowledges. Never acks an entry before its outcome is committed.
 import { createHash } from 'node:crypto';
 import { type AcceptedEvent, enrich, parseStreamedEvent, ruleViolations, toStorableText } from '../../schemas/event.ts';
-import { DependencyUnavailableError, errorMessage, errorType, SqlStatementError } from '../errors.ts';
+import { DependencyUnavailableError, errorMessage, errorType, SqlStatementError, StreamGroupMissingError } from '../errors.ts';
 import type { Metrics } from '../observability/metric-names.ts';
 import type {
   Clock,
@@ -426,7 +426,7 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
         summary.retried += counts.retried;
         metrics.flush();
       } catch (error) {
-        if (/NOGROUP|UNBLOCKED/.test(errorMessage(error))) {
+        if (error instanceof StreamGroupMissingError) {
           // Redis lost the stream or group (restarted empty, flushed, key deleted under a blocked read):
           // recreate it; the reconciler republishes whatever had no outcome.
           groupReady = false;

@@ -1,5 +1,6 @@
 // Read-side use cases for the API: one event's status, dependency health, backlog summary.
 // Read-only: nothing here writes.
+import { DependencyUnavailableError } from '../errors.ts';
 import type { EventStream, SqlExecutor, StreamStats } from '../ports.ts';
 import { streamIdTime } from '../stream-ids.ts';
 import { findEventStatus } from './store.ts';
@@ -61,7 +62,7 @@ async function probe(check: () => Promise<unknown>, timeoutMs: number): Promise<
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return {
-      status: /DatabaseResumingException/.test(message) ? 'resuming' : 'down',
+      status: error instanceof DependencyUnavailableError && error.resuming ? 'resuming' : 'down',
       latency_ms: Math.round(performance.now() - started),
       error: message,
     };

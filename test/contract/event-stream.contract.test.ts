@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createIoredisStream } from '../../lambdas/adapters/stream/ioredis.ts';
 import { compareStreamIds, errorNotesKey } from '../../lambdas/adapters/stream/replies.ts';
 import { createUpstashStream } from '../../lambdas/adapters/stream/upstash.ts';
-import { ConfigError, DependencyUnavailableError } from '../../lambdas/errors.ts';
+import { ConfigError, DependencyUnavailableError, StreamGroupMissingError } from '../../lambdas/errors.ts';
 import type { EventStream } from '../../lambdas/ports.ts';
 import { startUpstashRestServer, type UpstashRestServer } from '../../scripts/local-endpoints/upstash-rest.ts';
 import { TEST_REDIS_URL, uniqueName } from '../support/services.ts';
@@ -228,12 +228,12 @@ function describeEventStreamConformance(adapter: AdapterUnderTest): void {
       },
     );
 
-    it('rejects with a command error, not DependencyUnavailableError, when the group does not exist', async () => {
+    it('rejects with StreamGroupMissingError, not DependencyUnavailableError, when the group does not exist', async () => {
       await stream.add(['orphan']);
 
       const error = await rejectionOf(stream.readNew('c1', { count: 10 }));
 
-      expect(error).toBeInstanceOf(Error);
+      expect(error).toBeInstanceOf(StreamGroupMissingError);
       expect(error).not.toBeInstanceOf(DependencyUnavailableError);
       expect((error as Error).message).toMatch(/NOGROUP/);
     });

@@ -70,7 +70,9 @@ describe('health', () => {
     const { DependencyUnavailableError } = await import('../../lambdas/errors.ts');
     const resuming = {
       query: async () => {
-        throw new DependencyUnavailableError('database', 'database unavailable: DatabaseResumingException: resuming');
+        throw new DependencyUnavailableError('database', 'database unavailable: DatabaseResumingException: resuming', {
+          resuming: true,
+        });
       },
     };
     const up = { ping: async () => {} };

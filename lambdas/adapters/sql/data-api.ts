@@ -60,7 +60,10 @@ export function classifyDataApiError(error: unknown): Error {
   const message = typeof err?.message === 'string' ? err.message : String(error);
   const status = err?.$metadata?.httpStatusCode;
   if (UNAVAILABLE.has(name) || status === 429 || (status !== undefined && status >= 500)) {
-    return new DependencyUnavailableError('database', `database unavailable: ${name || 'Error'}: ${message}`, { cause: error });
+    return new DependencyUnavailableError('database', `database unavailable: ${name || 'Error'}: ${message}`, {
+      cause: error,
+      resuming: name === 'DatabaseResumingException',
+    });
   }
   if (status === 413) {
     // Over the 4 MiB request cap: the same statement will never fit, so not worth a retry.
