@@ -87,6 +87,11 @@ export const eventEnvelope = z.strictObject(
 
 export type EventEnvelope = z.infer<typeof eventEnvelope>;
 
+const eventIdSchema = z.uuid();
+
+/** Whether a string is an event id as the contract accepts it (lookups, redrive arguments). */
+export const isEventId = (value: string): boolean => eventIdSchema.safeParse(value).success;
+
 /** An accepted event, defaults filled: what raw_events.payload and the stream entry hold. */
 export interface AcceptedEvent {
   readonly event_id: string;

@@ -5,6 +5,7 @@ import { loadConfig } from '../lambdas/config.ts';
 import { redriveFailed } from '../lambdas/core/redrive.ts';
 import { createEventStream, createSqlExecutor } from '../lambdas/deps.ts';
 import { createLogger } from '../lambdas/observability/logger.ts';
+import { isEventId } from '../schemas/event.ts';
 import { describeSql } from './lib/local-stack.ts';
 
 const USAGE = `usage: npm run redrive -- (--event-id ID [--event-id ID …] | --error-type TYPE | --all) [--limit N] [--dry-run]
@@ -41,8 +42,7 @@ if (values.help) {
 if (!values['event-id'] && !values['error-type'] && !values.all) fail('say which events: --event-id, --error-type or --all');
 const limit = values.limit === undefined ? 1000 : Number(values.limit);
 if (!Number.isInteger(limit) || limit < 1) fail(`--limit must be a positive whole number, got ${values.limit}`);
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-for (const id of values['event-id'] ?? []) if (!uuid.test(id)) fail(`--event-id ${id} is not a UUID`);
+for (const id of values['event-id'] ?? []) if (!isEventId(id)) fail(`--event-id ${id} is not a UUID`);
 
 const config = loadConfig();
 const logger = createLogger({ serviceName: `${config.serviceName}-redrive`, level: 'WARN' });

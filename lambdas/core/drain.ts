@@ -188,7 +188,7 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
 
     const toProcess: Array<{ delivery: Delivery; event: AcceptedEvent; row: ProcessedRow }> = [];
     const failures: Failure[] = [];
-    const ackNow: string[] = [];
+    const ackNow = new Set<string>();
     const retry: Array<{ id: string; error: ErrorRecord }> = [];
     const typeOf = new Map<string, string>();
     const seen = new Set<string>();
@@ -202,7 +202,7 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
       typeOf.set(delivery.id, event.event_type);
       if (seen.has(event.event_id)) {
         // The same event twice in one batch (a republish met its original): one outcome is enough.
-        ackNow.push(delivery.id);
+        ackNow.add(delivery.id);
         counts.duplicates++;
         metrics.count('eventsDuplicate', 1, { event_type: event.event_type });
         continue;
@@ -251,9 +251,10 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
     }
 
     const { written, failedWrites } = await writeProcessed(toProcess);
+    const notWritten = new Set(failedWrites.map((f) => f.item.delivery));
     for (const { delivery, event } of toProcess) {
-      if (failedWrites.some((f) => f.item.delivery === delivery)) continue;
-      ackNow.push(delivery.id);
+      if (notWritten.has(delivery)) continue;
+      ackNow.add(delivery.id);
       if (written.has(event.event_id)) {
         counts.processed++;
         metrics.count('eventsProcessed', 1, { event_type: event.event_type });
@@ -288,7 +289,7 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
           });
           continue;
         }
-        ackNow.push(failure.delivery.id);
+        ackNow.add(failure.delivery.id);
         const at = failedAt.get(failure.row.event_id);
         const refused = unstorable.get(failure);
         if (at === undefined && !refused) {
@@ -325,16 +326,16 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
       logger.warn('entries left pending for retry', { count: retry.length, error: retry[0]?.error });
       await stream.noteErrors(retry).catch((error) => logger.warn('could not note retry errors', { error: String(error) }));
     }
-    if (ackNow.length > 0) {
-      await stream.ack(ackNow);
-      const retriedBefore = deliveries.filter((d) => d.deliveries > 1 && ackNow.includes(d.id)).map((d) => d.id);
+    if (ackNow.size > 0) {
+      await stream.ack([...ackNow]);
+      const retriedBefore = deliveries.filter((d) => d.deliveries > 1 && ackNow.has(d.id)).map((d) => d.id);
       if (retriedBefore.length > 0) await stream.forgetErrors(retriedBefore).catch(() => {});
     }
 
     const seconds = (performance.now() - started) / 1000;
     const nowMs = clock.now().getTime();
     for (const delivery of deliveries) {
-      if (!ackNow.includes(delivery.id)) continue;
+      if (!ackNow.has(delivery.id)) continue;
       metrics.observe('processingDuration', seconds, { event_type: typeOf.get(delivery.id) ?? 'unknown' });
       metrics.observe('queueWait', Math.max(0, (nowMs - streamIdTime(delivery.id)) / 1000));
     }

@@ -3,7 +3,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { eventEnvelope, MAX_BATCH_EVENTS, MAX_EVENT_BYTES } from '../../schemas/event.ts';
+import { eventEnvelope, isEventId, MAX_BATCH_EVENTS, MAX_EVENT_BYTES } from '../../schemas/event.ts';
 import { EventTooLargeError, EventValidationError, type IngestDeps, ingestEvents, validateEvents } from '../core/ingest.ts';
 import { checkHealth, getEventStatus, summarizeBacklog } from '../core/queries.ts';
 import { redriveFailed } from '../core/redrive.ts';
@@ -14,7 +14,6 @@ import { openApiDocument, SWAGGER_PAGE } from './openapi.ts';
 const SINGLE_BODY_BYTES = 2 * MAX_EVENT_BYTES;
 const BATCH_BODY_BYTES = 1024 * 1024;
 const ADMIN_BODY_BYTES = 64 * 1024;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface IngestAppDeps extends IngestDeps {
   readonly logger: Logger & { appendKeys?(keys: Record<string, unknown>): void };
@@ -92,7 +91,7 @@ const postBatch: Route = async ({ event, headers }, deps) => {
 
 const getEvent: Route = async ({ params }, deps) => {
   const id = params.id ?? '';
-  if (!UUID.test(id)) {
+  if (!isEventId(id)) {
     throw new HttpError(400, 'validation_failed', 'event id must be a UUID', {
       issues: [{ path: 'id', message: 'must be a UUID' }],
     });
