@@ -216,6 +216,42 @@ describe.each(COMBINATIONS)('pipeline over %s', (combination) => {
   });
 
   describe('batch ingest', () => {
+    it('accepts the rest of a batch and answers 207 when an event_id is reused for a different event', async () => {
+      const taken = purchase();
+      await pipeline.call('POST', '/events', { body: taken });
+      const fresh = purchase();
+      const sent = await pipeline.call('POST', '/events/batch', {
+        body: { events: [fresh, { ...taken, properties: { amount: 1 } }] },
+      });
+      expect(sent.status).toBe(207);
+      expect(sent.body).toMatchObject({
+        accepted: 1,
+        rejected: 1,
+        results: [
+          { event_id: fresh.event_id, status: 'accepted' },
+          { event_id: taken.event_id, status: 'conflict' },
+        ],
+      });
+      await pipeline.drainOnce();
+      expect((await processedRow(fresh.event_id))?.event_type).toBe('purchase');
+      expect((await processedRow(taken.event_id))?.properties).toEqual(taken.properties);
+    });
+
+    it('admin redrive accepts an IAM-signed request (API Gateway sets the caller ARN) without a token', async () => {
+      const { apiRequest, lambdaContext } = await import('../support/events.ts');
+      const event = apiRequest('POST', '/admin/redrive', { body: { all: true, dry_run: true } });
+      const signed = {
+        ...event,
+        requestContext: {
+          ...event.requestContext,
+          identity: { ...event.requestContext.identity, userArn: 'arn:aws:iam::1:user/ops' },
+        },
+      };
+      const response = await pipeline.app(signed, lambdaContext());
+      expect(response.statusCode).toBe(200);
+      expect(JSON.parse(response.body)).toMatchObject({ dry_run: true });
+    });
+
     it('accepts up to 100 events in one request and processes them all', async () => {
       const events = Array.from({ length: 25 }, (_, i) => purchase({ properties: { amount: i + 1 } }));
       const sent = await pipeline.call('POST', '/events/batch', { body: { events } });

@@ -117,6 +117,21 @@ describe('a transient database failure while consuming', () => {
 });
 
 describe('dead letters', () => {
+  it('are still recorded in failed_events, and the miss counted, when the SQS dead-letter queue is down', async () => {
+    const env = await setup();
+    const downDlq = {
+      send: async () => {
+        throw new Error('sqs unreachable');
+      },
+    };
+    const pipeline = createTestPipeline({ sql: env.sql, stream: env.stream, dlq: downDlq });
+    const sent = await pipeline.call('POST', '/events', { body: purchase({ properties: { amount: 0 } }) });
+    expect((await pipeline.drainOnce()).failed).toBe(1);
+    expect(await outcomeOf(sent.body.event_id)).toBe('failed');
+    expect(await pipeline.counter('dead_letter_publish_failed_total')).toBe(1);
+    expect((await redis.xpending(env.streamKey, 'workers'))[0]).toBe(0);
+  });
+
   it('are sent to the SQS dead-letter queue with their reason as attributes', async () => {
     const env = await setup();
     const { ReceiveMessageCommand } = await import('@aws-sdk/client-sqs');

@@ -83,6 +83,33 @@ describe.each(modes)('npm start on %s', (_name, driverEnv) => {
   });
 });
 
+describe('npm start when its consumer loop breaks', () => {
+  it('exits 1 saying so, instead of serving on with nobody consuming', async () => {
+    const db = await createTestDatabase({ migrate: false });
+    const streamKey = uniqueName('events');
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      const run = runScript('scripts/start.ts', [], {
+        PORT: '0',
+        DATABASE_URL: db.url,
+        REDIS_URL: TEST_REDIS_URL,
+        STREAM_KEY: streamKey,
+        BLOCK_MS: '200',
+      });
+      await run.waitFor(/EventFlow is running/, 60_000);
+      // Not an outage but a bug-like state: the stream key now holds a string (WRONGTYPE on every read).
+      await redis.del(streamKey);
+      await redis.set(streamKey, 'not a stream');
+      expect(await run.exited()).toBe(1);
+      expect(run.output()).toMatch(/eventflow: the consumer loop stopped \(.*WRONGTYPE/);
+    } finally {
+      await redis.del(streamKey);
+      redis.disconnect();
+      await db.drop();
+    }
+  }, 90_000);
+});
+
 describe('npm start without Redis', () => {
   it('exits 1 with one line saying how to start Redis', async () => {
     const db = await createTestDatabase({ migrate: false });
