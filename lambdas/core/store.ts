@@ -99,18 +99,25 @@ export interface ProcessedRow {
   readonly received_at: string;
 }
 
+/**
+ * The CTE that decides "exactly one outcome": it sets raw_events.outcome for the `input` rows whose
+ * outcome is still open, under the row lock (a racing consumer waits, then sees it set and gets
+ * nothing back), creating the raw row if the event never had one. Returns the claimed ids as `claimed`.
+ */
+const claimOutcome = (outcome: 'processed' | 'failed') => `claimed AS (
+  INSERT INTO raw_events AS raw (event_id, payload, received_at, outcome, outcome_at)
+  SELECT event_id, payload, received_at, '${outcome}', now() FROM input
+  ON CONFLICT (event_id) DO UPDATE SET outcome = '${outcome}', outcome_at = now()
+  WHERE raw.outcome IS NULL
+  RETURNING raw.event_id
+)`;
+
 const RECORD_PROCESSED = `
 WITH input AS (
   SELECT * FROM jsonb_to_recordset(:rows::jsonb) AS r(
     event_id uuid, event_type text, user_id text, occurred_at timestamptz, properties jsonb,
     enriched_data jsonb, attempts integer, payload jsonb, received_at timestamptz)
-), claimed AS (
-  INSERT INTO raw_events AS raw (event_id, payload, received_at, outcome, outcome_at)
-  SELECT event_id, payload, received_at, 'processed', now() FROM input
-  ON CONFLICT (event_id) DO UPDATE SET outcome = 'processed', outcome_at = now()
-  WHERE raw.outcome IS NULL
-  RETURNING raw.event_id
-), inserted AS (
+), ${claimOutcome('processed')}, inserted AS (
   INSERT INTO processed_events (event_id, event_type, user_id, occurred_at, properties, enriched_data, attempts)
   SELECT i.event_id, i.event_type, i.user_id, i.occurred_at, i.properties, i.enriched_data, i.attempts
   FROM input i JOIN claimed c ON c.event_id = i.event_id
@@ -143,13 +150,7 @@ const RECORD_FAILED = `
 WITH input AS (
   SELECT * FROM jsonb_to_recordset(:rows::jsonb) AS r(
     event_id uuid, payload jsonb, received_at timestamptz, error_type text, error_message text, attempts integer)
-), claimed AS (
-  INSERT INTO raw_events AS raw (event_id, payload, received_at, outcome, outcome_at)
-  SELECT event_id, payload, received_at, 'failed', now() FROM input
-  ON CONFLICT (event_id) DO UPDATE SET outcome = 'failed', outcome_at = now()
-  WHERE raw.outcome IS NULL
-  RETURNING raw.event_id
-)
+), ${claimOutcome('failed')}
 INSERT INTO failed_events AS f (event_id, payload, error_type, error_message, attempts, failed_at)
 SELECT i.event_id, i.payload, i.error_type, i.error_message, i.attempts, now()
 FROM input i JOIN claimed c ON c.event_id = i.event_id
