@@ -18,10 +18,8 @@ import type {
 import { streamIdTime } from '../stream-ids.ts';
 import { writeIsolating } from './isolate.ts';
 import { newMaintenanceState, runMaintenance } from './maintenance.ts';
-import { type FailedRow, type ProcessedRow, recordFailed, recordProcessed } from './store.ts';
+import { type FailedRow, type ProcessedRow, recordFailed, recordProcessed, UNPARSABLE } from './store.ts';
 
-/** error_type of stream entries that are not events at all. */
-export const UNPARSABLE = 'UnparsableEntry';
 /** error_type of events that broke a business rule. */
 export const RULE_VIOLATION = 'RuleViolation';
 /** error_type when attempts ran out and no earlier error was noted. */

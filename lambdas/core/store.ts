@@ -218,6 +218,9 @@ export async function claimUnresolved(
   return result.rows;
 }
 
+/** error_type of stream entries that are not events at all (never replayed: there is no event). */
+export const UNPARSABLE = 'UnparsableEntry';
+
 export interface RedriveFilter {
   readonly eventIds?: readonly string[];
   readonly errorType?: string;
@@ -230,7 +233,7 @@ const FILTER = `(:ids::jsonb IS NULL OR f.event_id IN (SELECT jsonb_array_elemen
   AND (:error_type::text IS NULL OR f.error_type = :error_type::text)
   AND (:failed_before::timestamptz IS NULL OR f.failed_at < :failed_before::timestamptz)
   AND f.replayed_at IS NULL
-  AND f.error_type <> 'UnparsableEntry'`;
+  AND f.error_type <> '${UNPARSABLE}'`;
 
 function filterParams(filter: RedriveFilter) {
   return {

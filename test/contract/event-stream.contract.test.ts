@@ -5,10 +5,11 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createIoredisStream } from '../../lambdas/adapters/stream/ioredis.ts';
-import { compareStreamIds, errorNotesKey } from '../../lambdas/adapters/stream/replies.ts';
+import { errorNotesKey } from '../../lambdas/adapters/stream/replies.ts';
 import { createUpstashStream } from '../../lambdas/adapters/stream/upstash.ts';
 import { ConfigError, DependencyUnavailableError, StreamGroupMissingError } from '../../lambdas/errors.ts';
 import type { EventStream } from '../../lambdas/ports.ts';
+import { compareStreamIds } from '../../lambdas/stream-ids.ts';
 import { startUpstashRestServer, type UpstashRestServer } from '../../scripts/local-endpoints/upstash-rest.ts';
 import { TEST_REDIS_URL, uniqueName } from '../support/services.ts';
 

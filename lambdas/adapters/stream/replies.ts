@@ -92,5 +92,3 @@ export function parseErrorNotes<T>(ids: readonly string[], values: Raw): Map<str
 
 /** Key of the hash that holds retry notes beside the stream. */
 export const errorNotesKey = (streamKey: string): string => `${streamKey}:errors`;
-
-export { compareStreamIds, streamIdTime } from '../../stream-ids.ts';
