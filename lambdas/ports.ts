@@ -82,14 +82,24 @@ export interface EventStream {
   add(data: readonly string[]): Promise<string[]>;
   /** XREADGROUP GROUP <group> <consumer> COUNT <count> [BLOCK <blockMs>] STREAMS <key> > */
   readNew(consumer: string, options: { count: number; blockMs?: number }): Promise<StreamEntry[]>;
-  /** XPENDING <key> <group> IDLE <minIdleMs> - + <count> */
-  pending(options: { minIdleMs: number; count: number }): Promise<PendingEntry[]>;
+  /** XPENDING <key> <group> IDLE <minIdleMs> - + <count> [consumer] */
+  pending(options: { minIdleMs: number; count: number; consumer?: string }): Promise<PendingEntry[]>;
   /**
    * XCLAIM <key> <group> <consumer> <minIdleMs> <ids…>. Entries another consumer claimed in the
    * meantime (idle below minIdleMs) are not returned. Entries that no longer exist are returned with
    * `data: null`… only where Redis reports them; callers must not rely on seeing deleted ids.
    */
   claim(consumer: string, ids: readonly string[], minIdleMs: number): Promise<StreamEntry[]>;
+  /**
+   * Sets pending entries' delivery counts (XCLAIM … RETRYCOUNT n JUSTID) and makes them due now: a
+   * delivery that met an outage is handed back without costing the event an attempt.
+   */
+  restoreDeliveries(consumer: string, entries: ReadonlyArray<{ id: string; deliveries: number }>): Promise<void>;
+  /**
+   * True for the first caller in each `intervalMs` across every consumer (SET NX PX beside the stream):
+   * fleet-wide chores such as the idle reconcile run once per interval, not once per container.
+   */
+  takeTurn(name: string, intervalMs: number): Promise<boolean>;
   /** XACK; returns how many were acknowledged. */
   ack(ids: readonly string[]): Promise<number>;
   /** XTRIM <key> MINID ~ <id>: drops entries older than id. Returns entries removed. */

@@ -275,6 +275,7 @@ export class Observability extends Construct {
           this.total(c.eventsRepublished.emf, 'Sum', 'republished by reconciler'),
           this.total(c.deadLetterPublishFailed.emf, 'Sum', 'DLQ publish failed'),
         ]),
+        graph('Drain paused by an unavailable dependency', [this.byLabels(c.drainPaused.emf, c.drainPaused.labels)]),
       ],
       [
         graph('Stream backlog', [

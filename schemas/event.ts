@@ -161,55 +161,6 @@ export function acceptEnvelope(
   };
 }
 
-/** Business rules (SEED-SPEC), applied by the consumer. A violation is permanent: no retry. */
-export interface RuleOptions {
-  readonly now: Date;
-  /** How far in the future a timestamp may be (clock skew between producers and us). */
-  readonly futureSkewMs: number;
-}
-
-export function ruleViolations(event: AcceptedEvent, options: RuleOptions): Issue[] {
-  const issues: Issue[] = [];
-  if (event.event_type === 'purchase') {
-    const amount = event.properties.amount;
-    if (amount === undefined || amount === null) {
-      issues.push({ path: 'properties.amount', message: 'is required for purchase events' });
-    } else if (typeof amount !== 'number' || !Number.isFinite(amount)) {
-      issues.push({ path: 'properties.amount', message: 'must be a number' });
-    } else if (amount <= 0) {
-      issues.push({ path: 'properties.amount', message: 'must be greater than 0' });
-    }
-  }
-  if (event.event_type === 'user_signup' && !event.user_id) {
-    issues.push({ path: 'user_id', message: 'is required for user_signup events' });
-  }
-  const latest = options.now.getTime() + options.futureSkewMs;
-  if (Date.parse(event.timestamp) > latest) {
-    issues.push({
-      path: 'timestamp',
-      message: `is more than ${Math.round(options.futureSkewMs / 1000)} s in the future`,
-    });
-  }
-  return issues;
-}
-
-export interface Enrichment {
-  readonly processed_by: string;
-  readonly processing_timestamp: string;
-  readonly category?: 'high_value' | 'standard';
-  readonly session_start?: string;
-}
-
-/** SEED-SPEC enrichment; call only on events that passed ruleViolations. */
-export function enrich(event: AcceptedEvent, context: { readonly workerId: string; readonly now: Date }): Enrichment {
-  const base = { processed_by: context.workerId, processing_timestamp: context.now.toISOString() };
-  if (event.event_type === 'purchase') {
-    return { ...base, category: (event.properties.amount as number) > 1000 ? 'high_value' : 'standard' };
-  }
-  if (event.event_type === 'page_view') return { ...base, session_start: event.timestamp };
-  return base;
-}
-
 /** Parses a stream entry's `data` back into an event; null when it is not one. */
 export function parseStreamedEvent(data: string | null): AcceptedEvent | null {
   if (data === null) return null;

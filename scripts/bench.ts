@@ -18,7 +18,8 @@ import { createIoredisStream } from '../lambdas/adapters/stream/ioredis.ts';
 import { createUpstashStream } from '../lambdas/adapters/stream/upstash.ts';
 import { type Config, loadConfig } from '../lambdas/config.ts';
 import { drainSettings } from '../lambdas/consumer/settings.ts';
-import { createDrainer, type DrainSettings, type DrainSummary } from '../lambdas/core/drain.ts';
+import type { DrainSettings, DrainSummary } from '../lambdas/core/drain/delivery.ts';
+import { createDrainer } from '../lambdas/core/drain/loop.ts';
 import { migrate } from '../lambdas/core/migrations.ts';
 import { createIngestApp } from '../lambdas/ingest/app.ts';
 import { createQuietLogger } from '../lambdas/observability/logger.ts';
@@ -378,6 +379,7 @@ async function drainBacklog(
     failed: sum.failed + s.failed,
     duplicates: sum.duplicates + s.duplicates,
     retried: sum.retried + s.retried,
+    pauses: sum.pauses + s.pauses,
     republished: sum.republished + s.republished,
     fromFallback: sum.fromFallback + s.fromFallback,
   }));

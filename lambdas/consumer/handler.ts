@@ -2,7 +2,8 @@
 // per container; each invocation drains until the stream is empty (scheduled) or time runs short.
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { loadConfig } from '../config.ts';
-import { createDrainer, type DrainSummary } from '../core/drain.ts';
+import type { DrainSummary } from '../core/drain/delivery.ts';
+import { createDrainer } from '../core/drain/loop.ts';
 import { consumerName, createEventStream, createQueues, createSqlExecutor } from '../deps.ts';
 import { createEmfMetrics } from '../observability/emf-metrics.ts';
 import { createLogger } from '../observability/logger.ts';

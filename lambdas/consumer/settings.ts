@@ -1,7 +1,7 @@
 // Maps the validated config onto the drain loop's settings; shared by the Lambda and the local runner.
 // No I/O.
 import type { Config } from '../config.ts';
-import type { DrainSettings } from '../core/drain.ts';
+import type { DrainSettings } from '../core/drain/delivery.ts';
 
 export function drainSettings(config: Config, consumer: string, overrides: Partial<DrainSettings> = {}): DrainSettings {
   return {

@@ -5,7 +5,7 @@ import type { Metrics } from '../observability/metric-names.ts';
 import type { Clock, EventStream, IngestFallbackQueue, Logger, SqlExecutor, StreamStats } from '../ports.ts';
 import { compareStreamIds, streamIdTime as idTime } from '../stream-ids.ts';
 import { writeIsolating } from './isolate.ts';
-import { claimUnresolved, findRawEvents, insertRawEvents, markRepublished, PAYLOAD_ROWS_PER_QUERY } from './store.ts';
+import { claimUnresolved, findRawEvents, insertRawEvents, markRepublished, RECONCILE_CLAIM_ROWS, readPayloads } from './store.ts';
 
 export interface MaintenanceDeps {
   readonly sql: SqlExecutor;
@@ -31,9 +31,11 @@ export interface MaintenanceSettings {
 /** A consumer idle this long with nothing pending is gone (Lambda containers live minutes to hours). */
 export const CONSUMER_RETIREMENT_MS = 6 * 60 * 60 * 1000;
 
+/** Longest one maintenance run spends republishing before the drain gets its turn again. */
+export const RECONCILE_SLICE_MS = 2000;
+
 /** What one consumer remembers between maintenance runs (per process / Lambda container). */
 export interface MaintenanceState {
-  lastReconcileAt: number;
   lastActivityAt: number;
   lastDeliveredId: string | null;
   /** The last stats call failed (the stream was unreachable). */
@@ -41,7 +43,6 @@ export interface MaintenanceState {
 }
 
 export const newMaintenanceState = (): MaintenanceState => ({
-  lastReconcileAt: Number.NEGATIVE_INFINITY,
   lastActivityAt: Number.NEGATIVE_INFINITY,
   lastDeliveredId: null,
   streamWasDown: false,
@@ -50,12 +51,15 @@ export const newMaintenanceState = (): MaintenanceState => ({
 /**
  * Reconcile after recent activity (events moving, or the stream having been unreachable: the moments
  * raw events get stranded) for two grace periods, so stranded events are found once their grace is
- * over; otherwise once per idle interval.
+ * over. Otherwise the stack is idle, and only one consumer of the whole fleet reconciles per idle
+ * interval (a turn kept in Redis): an idle stack makes no other SQL call, so Aurora can pause.
  */
-export function shouldReconcile(state: MaintenanceState, now: number, settings: MaintenanceSettings): boolean {
-  return (
-    now - state.lastActivityAt <= 2 * settings.reconcileGraceMs || now - state.lastReconcileAt >= settings.reconcileIdleIntervalMs
-  );
+export function recentlyActive(
+  state: MaintenanceState,
+  now: number,
+  settings: Pick<MaintenanceSettings, 'reconcileGraceMs'>,
+): boolean {
+  return now - state.lastActivityAt <= 2 * settings.reconcileGraceMs;
 }
 
 /**
@@ -144,6 +148,8 @@ export interface MaintenanceResult {
   readonly republished: number;
   readonly fromFallback: number;
   readonly stats: StreamStats | null;
+  /** The reconciler stopped at its time slice with stranded events left. */
+  readonly moreToReconcile: boolean;
 }
 
 /** Runs every chore; a failing chore is logged and does not stop the others or the drain. */
@@ -156,6 +162,7 @@ export async function runMaintenance(
   let fromFallback = 0;
   let republished = 0;
   let stats: StreamStats | null = null;
+  let moreToReconcile = false;
   try {
     fromFallback = await drainFallbackQueue(deps, settings.batchSize * 10);
   } catch (error) {
@@ -170,23 +177,28 @@ export async function runMaintenance(
       state.streamWasDown = true;
       throw error;
     }
-    // Back from an outage (when events get stranded), or events moving: reconcile for a while.
-    if (state.streamWasDown || stats.lastDeliveredId !== state.lastDeliveredId || stats.pending > 0 || (stats.lag ?? 1) > 0) {
+    // Back from an outage (when events get stranded), or events moving: reconcile for a while. A new
+    // container's first look is only a baseline: starting up is not activity (it would wake Aurora).
+    const moved = state.lastDeliveredId !== null && stats.lastDeliveredId !== state.lastDeliveredId;
+    if (state.streamWasDown || moved || stats.pending > 0 || (stats.lag ?? 1) > 0) {
       state.lastActivityAt = started;
-      state.lastDeliveredId = stats.lastDeliveredId;
       state.streamWasDown = false;
     }
-    if (shouldReconcile(state, started, settings)) {
-      state.lastReconcileAt = started;
+    state.lastDeliveredId = stats.lastDeliveredId;
+    // Taking the turn while active too: a reconcile is running now, so the fleet's idle one can wait.
+    const turn = await stream.takeTurn('reconcile', settings.reconcileIdleIntervalMs);
+    if (recentlyActive(state, started, settings) || turn) {
       const cutoff = reconcileCutoff(stats, clock.now(), settings.reconcileGraceMs);
-      // Bounded per run so one consumer's chores cannot starve its drain loop.
-      for (let page = 0; page < 20; page++) {
-        const stranded = await claimUnresolved(sql, { cutoff, limit: PAYLOAD_ROWS_PER_QUERY });
-        republished += await publishStored(
-          stream,
-          stranded.map((row) => row.payload),
-        );
-        if (stranded.length < PAYLOAD_ROWS_PER_QUERY) break;
+      // Pages until none is left or the slice is spent, so recovery keeps pace with the backlog
+      // (a lost Redis) without starving the drain loop; `moreToReconcile` brings the next run forward.
+      for (;;) {
+        const stranded = await claimUnresolved(sql, { cutoff, limit: RECONCILE_CLAIM_ROWS });
+        republished += await publishStored(stream, await readPayloads(sql, stranded));
+        if (stranded.length < RECONCILE_CLAIM_ROWS) break;
+        if (clock.now().getTime() - started >= RECONCILE_SLICE_MS) {
+          moreToReconcile = true;
+          break;
+        }
       }
       if (republished > 0) state.lastActivityAt = started;
     }
@@ -207,5 +219,5 @@ export async function runMaintenance(
   } catch (error) {
     logger.warn('reconcile/trim failed', { error: String(error) });
   }
-  return { republished, fromFallback, stats };
+  return { republished, fromFallback, stats, moreToReconcile };
 }

@@ -4,6 +4,7 @@
 import type { AcceptedEvent } from '../../schemas/event.ts';
 import { chunkBySize } from '../chunks.ts';
 import { type SqlExecutor, type SqlRow, sqlJson, sqlUuid } from '../ports.ts';
+import { UNPARSABLE_ENTRY } from './drain/error-types.ts';
 
 /**
  * Runs a statement that takes its rows as one `:rows` JSON parameter, in as many calls as the
@@ -195,16 +196,22 @@ export async function findEventStatus(sql: SqlExecutor, eventId: string): Promis
   return result.rows[0] ?? null;
 }
 
+/** Most raw events one reconcile claim takes; their payloads are then read in size-bounded pages. */
+export const RECONCILE_CLAIM_ROWS = 500;
+
+/** JSON text one payload read may return: under the Data API's 1 MiB response with its escaping. */
+const PAYLOAD_READ_BYTES = 400 * 1024;
+
 /**
  * Claims raw events that have had no outcome since before `cutoff` and were not republished since,
- * marking them republished now. SKIP LOCKED lets several consumers reconcile without doubling up.
+ * marking them republished now; returns their ids and payload sizes (payloads are read by
+ * readPayloads, in pages that fit a response). SKIP LOCKED lets consumers split the work.
  */
 export async function claimUnresolved(
   sql: SqlExecutor,
   options: { cutoff: Date; limit: number },
-): Promise<Array<{ event_id: string; payload: AcceptedEvent }>> {
-  if (options.limit > PAYLOAD_ROWS_PER_QUERY) throw new RangeError(`claim at most ${PAYLOAD_ROWS_PER_QUERY} rows per call`);
-  const result = await sql.query<{ event_id: string; payload: AcceptedEvent }>(
+): Promise<Array<{ event_id: string; bytes: number }>> {
+  const result = await sql.query<{ event_id: string; bytes: number }>(
     `UPDATE raw_events SET republished_at = now()
      WHERE event_id IN (
        SELECT event_id FROM raw_events
@@ -212,14 +219,28 @@ export async function claimUnresolved(
        ORDER BY received_at
        LIMIT :limit
        FOR UPDATE SKIP LOCKED)
-     RETURNING event_id::text AS event_id, payload`,
-    { cutoff: options.cutoff, limit: options.limit },
+     RETURNING event_id::text AS event_id, octet_length(payload::text) AS bytes`,
+    { cutoff: options.cutoff, limit: Math.min(options.limit, RECONCILE_CLAIM_ROWS) },
   );
   return result.rows;
 }
 
-/** error_type of stream entries that are not events at all (never replayed: there is no event). */
-export const UNPARSABLE = 'UnparsableEntry';
+/** Reads raw payloads by id, in as few statements as the response size allows. */
+export async function readPayloads(
+  sql: SqlExecutor,
+  rows: ReadonlyArray<{ event_id: string; bytes: number }>,
+): Promise<AcceptedEvent[]> {
+  const out: AcceptedEvent[] = [];
+  // Escaped JSON inside a JSON response can double a payload's size.
+  for (const page of chunkBySize(rows, (row) => 2 * Number(row.bytes) + 64, PAYLOAD_READ_BYTES)) {
+    const result = await sql.query<{ payload: AcceptedEvent }>(
+      `SELECT payload FROM raw_events WHERE event_id IN (SELECT jsonb_array_elements_text(:ids::jsonb)::uuid) ORDER BY received_at`,
+      { ids: sqlJson(page.map((row) => row.event_id)) },
+    );
+    out.push(...result.rows.map((row) => row.payload));
+  }
+  return out;
+}
 
 export interface RedriveFilter {
   readonly eventIds?: readonly string[];
@@ -233,7 +254,7 @@ const FILTER = `(:ids::jsonb IS NULL OR f.event_id IN (SELECT jsonb_array_elemen
   AND (:error_type::text IS NULL OR f.error_type = :error_type::text)
   AND (:failed_before::timestamptz IS NULL OR f.failed_at < :failed_before::timestamptz)
   AND f.replayed_at IS NULL
-  AND f.error_type <> '${UNPARSABLE}'`;
+  AND f.error_type <> '${UNPARSABLE_ENTRY}'`;
 
 function filterParams(filter: RedriveFilter) {
   return {

@@ -58,6 +58,12 @@ export const COUNTERS = {
     help: 'Failed events that could not be sent to the SQS DLQ',
     labels: [],
   },
+  drainPaused: {
+    prom: 'drain_paused_total',
+    emf: 'DrainPaused',
+    help: 'Times the consumer stopped taking work because a dependency was unavailable',
+    labels: ['dependency'],
+  },
 } as const;
 
 export const GAUGES = {

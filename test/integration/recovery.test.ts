@@ -38,6 +38,19 @@ afterAll(async () => {
   await db.drop();
 });
 
+/** The real executor, except that writes to processed_events throw `error()` (a failure not of the database). */
+function failingProcessedWrites(sql: SqlExecutor, error: () => Error): SqlExecutor {
+  return {
+    maxStatementBytes: sql.maxStatementBytes,
+    query: async (text, params) => {
+      if (/INSERT INTO processed_events/.test(text)) throw error();
+      return sql.query(text, params);
+    },
+    transaction: (fn) => sql.transaction(fn),
+    close: async () => {},
+  };
+}
+
 /** A fresh stream, its own queues, switchable adapters and a pipeline with fast retries. */
 async function setup(settings: Parameters<typeof createTestPipeline>[0]['settings'] = {}, options: { fallback?: boolean } = {}) {
   const streamKey = uniqueName('events');
@@ -65,52 +78,92 @@ const outcomeOf = async (id: string) =>
   (await realSql.query<{ outcome: string | null }>('SELECT outcome FROM raw_events WHERE event_id = :id', { id: { uuid: id } }))
     .rows[0]?.outcome;
 
-describe('a transient database failure while consuming', () => {
+/** Each XPENDING row's delivery count, by entry id. */
+const deliveryCounts = async (streamKey: string) =>
+  new Map(
+    ((await redis.xpending(streamKey, 'workers', '-', '+', 100)) as Array<[string, string, number, number]>).map(
+      ([id, , , count]) => [id, count],
+    ),
+  );
+
+describe('a database outage while consuming', () => {
   let env: Awaited<ReturnType<typeof setup>>;
   beforeEach(async () => {
     env = await setup();
   });
 
-  it('leaves the entry pending (no sleeping) and the next due attempt processes it', async () => {
+  it('pauses the drain without costing the entry an attempt, and processes it once the database answers', async () => {
     const sent = await env.pipeline.call('POST', '/events', { body: purchase() });
     env.sql.down = true;
     const first = await env.pipeline.drainOnce();
-    expect(first).toMatchObject({ processed: 0, failed: 0, retried: 1 });
-    expect((await redis.xpending(env.streamKey, 'workers'))[0]).toBe(1);
+    expect(first).toMatchObject({ processed: 0, failed: 0, retried: 0, pauses: 1 });
+    expect([...(await deliveryCounts(env.streamKey)).values()]).toEqual([0]);
 
     env.sql.down = false;
-    expect((await env.pipeline.drainOnce()).processed).toBe(0); // backoff (100 ms) not elapsed yet
-    await sleep(120);
-    expect((await env.pipeline.drainOnce()).processed).toBe(1);
+    expect((await env.pipeline.drainOnce()).processed).toBe(1); // due at once: the outage was not its fault
     const row = await realSql.query('SELECT attempts FROM processed_events WHERE event_id = :id', {
       id: { uuid: sent.body.event_id },
     });
-    expect(row.rows[0]).toEqual({ attempts: 2 });
-    expect(await env.pipeline.counter('events_retried_total', { error_type: 'DependencyUnavailableError' })).toBe(1);
+    expect(row.rows[0]).toEqual({ attempts: 1 });
+    expect(await env.pipeline.counter('events_retried_total')).toBe(0);
+    expect(await env.pipeline.counter('drain_paused_total', { dependency: 'database' })).toBe(1);
   });
 
-  it('waits base × 2^(n−1) between attempts and dead-letters after the last, with the last error', async () => {
+  it('an outage that outlasts every backoff dead-letters nothing', async () => {
     const sent = await env.pipeline.call('POST', '/events', { body: purchase() });
+    const bad = await env.pipeline.call('POST', '/events', { body: purchase({ properties: { amount: -5 } }) });
     env.sql.down = true;
-    await env.pipeline.drainOnce(); // attempt 1
-    await sleep(110);
-    await env.pipeline.drainOnce(); // attempt 2 (after 100 ms)
-    await sleep(110);
-    expect((await env.pipeline.drainOnce()).retried).toBe(0); // 200 ms not yet elapsed
-    await sleep(110);
-    await env.pipeline.drainOnce(); // attempt 3 fails; failed_events cannot be written either
-    await sleep(420);
+    for (let i = 0; i < 6; i++) {
+      await env.pipeline.drainOnce();
+      await sleep(150); // past 100 ms, 200 ms … backoffs had they been counted
+    }
+    expect(await countRows(realSql, 'failed_events', 'event_id = :id', { id: { uuid: sent.body.event_id } })).toBe(0);
     env.sql.down = false;
-    const last = await env.pipeline.drainOnce(); // delivery 4 > max: dead letter with the noted error
-    expect(last.failed).toBe(1);
+    const after = await env.pipeline.drainOnce();
+    expect(after).toMatchObject({ processed: 1, failed: 1 });
+    expect(await outcomeOf(sent.body.event_id)).toBe('processed');
+    expect(await outcomeOf(bad.body.event_id)).toBe('failed'); // only the rule violation
+    expect((await redis.xpending(env.streamKey, 'workers'))[0]).toBe(0);
+  });
+
+  it('a continuous drain rides the outage out and resumes by itself when a probe succeeds', async () => {
+    const cont = await setup({ mode: 'continuous', blockMs: 50 });
+    const sent = await cont.pipeline.call('POST', '/events', { body: purchase() });
+    cont.sql.down = true;
+    setTimeout(() => {
+      cont.sql.down = false;
+    }, 700);
+    const deadline = Date.now() + 2500;
+    let processed = 0;
+    await cont.pipeline.drainer.drain({
+      remainingMs: () => deadline - Date.now(),
+      marginMs: 0,
+      shouldStop: () => processed > 0,
+    });
+    processed = 0;
+    expect(await outcomeOf(sent.body.event_id)).toBe('processed');
+    const row = await realSql.query('SELECT attempts FROM processed_events WHERE event_id = :id', {
+      id: { uuid: sent.body.event_id },
+    });
+    expect(row.rows[0]).toEqual({ attempts: 1 });
+    expect(await cont.pipeline.counter('drain_paused_total', { dependency: 'database' })).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("a failure that may be the event's own", () => {
+  it('is retried after base × 2^(n−1) within one scheduled tick, then dead-lettered with the last error', async () => {
+    const env = await setup();
+    const sent = await env.pipeline.call('POST', '/events', { body: purchase() });
+    const failing = failingProcessedWrites(realSql, () => new Error('enrichment service said no'));
+    const pipeline = createTestPipeline({ sql: failing, stream: env.stream, settings: { retryBaseMs: 100, maxAttempts: 3 } });
+    const started = Date.now();
+    const summary = await pipeline.drainOnce(); // serves its own retries as they fall due: 100 ms, 200 ms
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(summary).toMatchObject({ processed: 0, failed: 1, retried: 2, batches: 3 });
     const failed = await realSql.query('SELECT error_type, error_message, attempts FROM failed_events WHERE event_id = :id', {
       id: { uuid: sent.body.event_id },
     });
-    expect(failed.rows[0]).toEqual({
-      error_type: 'DependencyUnavailableError',
-      error_message: 'database unavailable: switched off by the test',
-      attempts: 3,
-    });
+    expect(failed.rows[0]).toEqual({ error_type: 'Error', error_message: 'enrichment service said no', attempts: 3 });
     expect((await redis.xpending(env.streamKey, 'workers'))[0]).toBe(0);
     expect(await redis.hlen(`${env.streamKey}:errors`)).toBe(0);
   });
@@ -156,11 +209,12 @@ describe('dead letters', () => {
   it('replayed after the cause is fixed end processed exactly once, and the failed row is gone', async () => {
     const env = await setup({ maxAttempts: 1 });
     const sent = await env.pipeline.call('POST', '/events', { body: purchase() });
-    env.sql.down = true;
-    await env.pipeline.drainOnce();
-    env.sql.down = false;
-    await sleep(120);
-    await env.pipeline.drainOnce();
+    const failing = createTestPipeline({
+      sql: failingProcessedWrites(realSql, () => new Error('downstream refused')),
+      stream: env.stream,
+      settings: { retryBaseMs: 100, maxAttempts: 1 },
+    });
+    await failing.drainOnce();
     expect(await outcomeOf(sent.body.event_id)).toBe('failed');
 
     const dry = await env.pipeline.call('POST', '/admin/redrive', {
@@ -171,7 +225,7 @@ describe('dead letters', () => {
     expect(await outcomeOf(sent.body.event_id)).toBe('failed');
 
     const redrive = await env.pipeline.call('POST', '/admin/redrive', {
-      body: { error_type: 'DependencyUnavailableError' },
+      body: { error_type: 'Error' },
       headers: { 'x-admin-token': 'admin-token-for-tests-0001' },
     });
     expect(redrive.status).toBe(200);
@@ -360,8 +414,46 @@ describe('at rest', () => {
   });
 });
 
+describe('an idle fleet', () => {
+  it('a new consumer (a fresh Lambda container) makes no SQL call when another reconciled within the interval', async () => {
+    const env = await setup({ reconcileIdleIntervalMs: 3_600_000 });
+    await env.pipeline.drainOnce(); // the first consumer of the fleet takes the idle turn
+    const queries: string[] = [];
+    const counting: SqlExecutor = {
+      maxStatementBytes: realSql.maxStatementBytes,
+      query: async (text, params) => {
+        queries.push(text.trim().slice(0, 60));
+        return realSql.query(text, params);
+      },
+      transaction: (fn) => realSql.transaction(fn),
+      close: async () => {},
+    };
+    for (let container = 0; container < 3; container++) {
+      const fresh = createTestPipeline({ sql: counting, stream: env.stream, settings: { maintenanceIntervalMs: 0 } });
+      await fresh.drainOnce();
+    }
+    expect(queries).toEqual([]);
+  });
+
+  it('the idle reconcile still runs once per interval for the whole fleet', async () => {
+    const env = await setup({ reconcileIdleIntervalMs: 1000 }, { fallback: false });
+    env.stream.down = true;
+    const sent = await env.pipeline.call('POST', '/events', { body: purchase() }); // stranded: no stream entry
+    env.stream.down = false;
+    await sleep(1100); // past the grace (200 ms) and the idle interval
+    const fresh = createTestPipeline({
+      sql: realSql,
+      stream: env.stream,
+      settings: { reconcileGraceMs: 200, maintenanceIntervalMs: 0 },
+    });
+    expect((await fresh.drainOnce()).republished).toBe(1);
+    await fresh.drainOnce();
+    expect(await outcomeOf(sent.body.event_id)).toBe('processed');
+  });
+});
+
 describe('slow or locked database', () => {
-  it('a statement timeout is transient: the entry is retried, not dead-lettered', async () => {
+  it('a statement timeout pauses the drain like an outage: no attempt spent, processed afterwards', async () => {
     const env = await setup();
     const slowSql = createPgExecutor({ connectionString: db.url, statementTimeoutMs: 300 });
     // The backoff (1 s) outlasts the statement timeout (0.3 s), so one drain makes exactly one attempt.
@@ -378,12 +470,11 @@ describe('slow or locked database', () => {
       await locker.query('BEGIN');
       await locker.query('LOCK TABLE processed_events IN SHARE MODE'); // as a CREATE INDEX would
       const first = await pipeline.drainOnce();
-      expect(first).toMatchObject({ failed: 0, retried: 1 });
+      expect(first).toMatchObject({ failed: 0, retried: 0, pauses: 1 });
     } finally {
       await locker.query('ROLLBACK');
       await locker.end();
     }
-    await sleep(1050);
     expect((await pipeline.drainOnce()).processed).toBe(1);
     expect(await outcomeOf(sent.body.event_id)).toBe('processed');
     await slowSql.close();

@@ -1,6 +1,7 @@
 // A complete pipeline over given adapters (real Postgres/Redis in integration tests): the ingest app
 // and a drainer with test-friendly settings, plus Prometheus metrics to read counters back.
-import { createDrainer, type DrainSettings } from '../../lambdas/core/drain.ts';
+import type { DrainSettings } from '../../lambdas/core/drain/delivery.ts';
+import { createDrainer } from '../../lambdas/core/drain/loop.ts';
 import { createIngestApp } from '../../lambdas/ingest/app.ts';
 import { createQuietLogger } from '../../lambdas/observability/logger.ts';
 import { createPrometheusMetrics } from '../../lambdas/observability/prometheus-metrics.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, entryEventId } from '../../lambdas/core/drain.ts';
+import { backoffMs, entryEventId } from '../../lambdas/core/drain/delivery.ts';
 import { reconcileCutoff, trimThreshold } from '../../lambdas/core/maintenance.ts';
 import type { StreamStats } from '../../lambdas/ports.ts';
 
@@ -55,12 +55,11 @@ describe('trim threshold', () => {
 
 describe('when to reconcile', () => {
   const settings = { consumer: 'c', batchSize: 10, reconcileGraceMs: 1000, reconcileIdleIntervalMs: 60_000 };
-  it('keeps reconciling for two grace periods after activity, then only per idle interval', async () => {
-    const { shouldReconcile } = await import('../../lambdas/core/maintenance.ts');
-    const state = { lastReconcileAt: 10_000, lastActivityAt: 10_000, lastDeliveredId: '1-0', streamWasDown: false };
-    expect(shouldReconcile(state, 12_000, settings)).toBe(true);
-    expect(shouldReconcile(state, 12_001, settings)).toBe(false);
-    expect(shouldReconcile(state, 70_000, settings)).toBe(true);
+  it('keeps reconciling for two grace periods after activity; after that the idle turn decides', async () => {
+    const { recentlyActive } = await import('../../lambdas/core/maintenance.ts');
+    const state = { lastActivityAt: 10_000, lastDeliveredId: '1-0', streamWasDown: false };
+    expect(recentlyActive(state, 12_000, settings)).toBe(true);
+    expect(recentlyActive(state, 12_001, settings)).toBe(false);
   });
 });
 

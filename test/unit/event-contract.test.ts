@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type AcceptedEvent, acceptEnvelope, enrich, parseStreamedEvent, ruleViolations, toUtcIso } from '../../schemas/event.ts';
+import { enrich } from '../../lambdas/core/drain/enrich.ts';
+import { ruleViolations } from '../../lambdas/core/drain/validate.ts';
+import { type AcceptedEvent, acceptEnvelope, parseStreamedEvent, toUtcIso } from '../../schemas/event.ts';
 
 const receivedAt = new Date('2026-03-01T12:00:00.000Z');
 const accept = (input: unknown) => acceptEnvelope(input, { receivedAt, newId: () => '01900000-0000-7000-8000-000000000000' });

@@ -1,7 +1,8 @@
 // Specification of the test-traffic generator: reproducible, honest about which events are invalid and why.
 // Must never depend on the wall clock or Math.random (a fixed clock and seeds make every run identical).
 import { describe, expect, it } from 'vitest';
-import { acceptEnvelope, eventEnvelope, ruleViolations } from '../../schemas/event.ts';
+import { ruleViolations } from '../../lambdas/core/drain/validate.ts';
+import { acceptEnvelope, eventEnvelope } from '../../schemas/event.ts';
 import { createEventGenerator, createRandom, type GeneratedEvent } from '../../scripts/lib/event-generator.ts';
 
 const NOW = new Date('2026-03-01T12:00:00.000Z');

@@ -23,6 +23,9 @@ export interface RedisTransport {
   close(): Promise<void>;
 }
 
+/** Idle time given to restored entries: far past any backoff, so the next claim takes them. */
+const DUE_IDLE_MS = 365 * 24 * 60 * 60 * 1000;
+
 export function createCommandStream(transport: RedisTransport, options: { streamKey: string; group: string }): EventStream {
   const { streamKey: key, group } = options;
   const notesKey = errorNotesKey(key);
@@ -46,12 +49,43 @@ export function createCommandStream(transport: RedisTransport, options: { stream
       const block = transport.canBlock && blockMs && blockMs > 0 ? ['BLOCK', blockMs] : [];
       return parseReadGroup(await call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, ...block, 'STREAMS', key, '>'));
     },
-    async pending({ minIdleMs, count }) {
-      return parsePending(await call('XPENDING', key, group, 'IDLE', idle(minIdleMs), '-', '+', count));
+    async pending({ minIdleMs, count, consumer }) {
+      const only = consumer === undefined ? [] : [consumer];
+      return parsePending(await call('XPENDING', key, group, 'IDLE', idle(minIdleMs), '-', '+', count, ...only));
     },
     async claim(consumer, ids, minIdleMs) {
       if (ids.length === 0) return [];
       return parseEntries(await call('XCLAIM', key, group, consumer, idle(minIdleMs), ...ids));
+    },
+    async restoreDeliveries(consumer, entries) {
+      // XCLAIM … RETRYCOUNT n JUSTID sets the delivery counter to exactly n (JUSTID does not add one);
+      // IDLE makes the entries due at once. One command per distinct count, in one round trip.
+      const byCount = new Map<number, string[]>();
+      for (const { id, deliveries } of entries) byCount.set(deliveries, [...(byCount.get(deliveries) ?? []), id]);
+      if (byCount.size === 0) return;
+      await transport.pipeline(
+        [...byCount].map(
+          ([deliveries, ids]): Command => [
+            'XCLAIM',
+            key,
+            group,
+            consumer,
+            0,
+            ...ids,
+            'IDLE',
+            DUE_IDLE_MS,
+            'RETRYCOUNT',
+            Math.max(0, deliveries),
+            'JUSTID',
+          ],
+        ),
+      );
+    },
+    async takeTurn(name, intervalMs) {
+      // SET NX PX: the first caller in each interval, across every process and container, gets the turn.
+      return (
+        (await call('SET', `${key}:turn:${name}`, String(Date.now()), 'PX', Math.max(1, Math.floor(intervalMs)), 'NX')) !== null
+      );
     },
     async ack(ids) {
       if (ids.length === 0) return 0;
