@@ -205,7 +205,11 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
 
   async function connect(database: unknown): Promise<pg.PoolClient> {
     try {
-      return await pool(database).connect();
+      const client = await pool(database).connect();
+      // A checked-out client (a transaction between requests) whose connection drops emits 'error' on
+      // itself, not on the pool; unheard, it would crash the endpoint. The next query reports the loss.
+      if (client.listenerCount('error') === 0) client.on('error', () => {});
+      return client;
     } catch (error) {
       throw sqlError(error);
     }
