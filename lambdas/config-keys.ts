@@ -1,5 +1,6 @@
 // Environment variable names, shared by config.ts (which reads them) and lib/ (which sets them),
-// so the CDK stack and the Lambdas cannot disagree on a name. No logic here.
+// so the CDK stack and the Lambdas cannot disagree on a name. No logic here: each setting's rule,
+// default, unit and meaning are in config.ts's schema.
 
 export const ENV = {
   sqlDriver: 'SQL_DRIVER',
