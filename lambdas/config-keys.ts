@@ -32,6 +32,7 @@ export const ENV = {
   ingestFallbackQueueUrl: 'INGEST_FALLBACK_QUEUE_URL',
   sqsEndpoint: 'SQS_ENDPOINT',
   adminToken: 'ADMIN_TOKEN',
+  listenHost: 'LISTEN_HOST',
   port: 'PORT',
   logLevel: 'POWERTOOLS_LOG_LEVEL',
   serviceName: 'POWERTOOLS_SERVICE_NAME',

@@ -2,6 +2,7 @@
 // setting's rule, default, unit and meaning are written once, below; the Config type is inferred from them.
 // A bad value fails fast with a message naming the variable; nothing else reads process.env.
 import * as z from 'zod/mini';
+import { applyAliases } from './config-aliases.ts';
 import { ENV, type EnvKey } from './config-keys.ts';
 import { ConfigError } from './errors.ts';
 
@@ -132,6 +133,10 @@ const settings = {
   [ENV.adminToken]: setting(z.string().check(z.minLength(16, { error: 'must be at least 16 characters' })), {
     doc: '≥ 16 chars; enables `x-admin-token` on `/admin/*` (in AWS those routes use IAM auth instead)',
   }),
+  [ENV.listenHost]: setting(nonEmpty, {
+    default: '127.0.0.1',
+    doc: 'address the local server listens on (`0.0.0.0`: every interface, e.g. in a container)',
+  }),
   [ENV.port]: setting(int(0, 65_535), { default: '3000', doc: 'local server port (`0`: any free port)' }),
   [ENV.serviceName]: setting(z.string(), { default: 'eventflow', doc: 'service name in logs and metrics' }),
   [ENV.metricsNamespace]: setting(z.string(), { default: 'EventFlow', doc: 'CloudWatch metrics namespace' }),
@@ -212,6 +217,7 @@ function toConfig(v: Settings, present: Record<string, string>) {
     },
     queues: { dlqUrl: v.DLQ_URL, fallbackUrl: v.INGEST_FALLBACK_QUEUE_URL, endpoint: v.SQS_ENDPOINT },
     adminToken: v.ADMIN_TOKEN,
+    host: v.LISTEN_HOST,
     port: v.PORT,
     serviceName: v.POWERTOOLS_SERVICE_NAME,
     metricsNamespace: v.POWERTOOLS_METRICS_NAMESPACE,
@@ -222,16 +228,43 @@ function toConfig(v: Settings, present: Record<string, string>) {
 /** The validated configuration, inferred from the schema above through `toConfig`. */
 export type Config = ReturnType<typeof toConfig>;
 
-/** Parses the environment; throws ConfigError naming every bad variable. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export interface LoadConfigOptions {
+  /**
+   * Receives each one-line notice about the original's variable names (read as ours, or ignored).
+   * Default: `console.warn`, once per distinct notice in this process.
+   */
+  readonly notice?: (line: string) => void;
+}
+
+const noticed = new Set<string>();
+function warnOnce(line: string): void {
+  if (noticed.has(line)) return;
+  noticed.add(line);
+  console.warn(line);
+}
+
+/**
+ * Parses the environment; throws ConfigError naming every bad variable. The original EventFlow's names
+ * (config-aliases.ts) are read too, with a notice each.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env, options: LoadConfigOptions = {}): Config {
   // Empty strings count as unset, so `FOO=` in a .env file means "use the default".
-  const present = Object.fromEntries(
+  const given = Object.fromEntries(
     Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''),
   );
+  const aliases = applyAliases(given);
+  const notice = options.notice ?? warnOnce;
+  for (const line of aliases.notices) notice(`eventflow config: ${line}`);
+  const present = aliases.env;
   const parsed = settingsSchema.safeParse(present);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `${String(issue.path[0])}: ${issue.message}`);
-    throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
-  }
+  const problems = [
+    ...aliases.errors,
+    ...(parsed.error?.issues ?? []).map((issue) => {
+      const name = String(issue.path[0]);
+      // A value that came from an alias is reported under the name the operator wrote.
+      return `${aliases.origins.get(name) ?? name}: ${issue.message}`;
+    }),
+  ];
+  if (problems.length || !parsed.success) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   return toConfig(parsed.data, present);
 }

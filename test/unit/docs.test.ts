@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type SettingDoc, settingDocList } from '../../lambdas/config.ts';
+import { ORIGINAL_ALIASES } from '../../lambdas/config-aliases.ts';
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 
@@ -66,6 +67,20 @@ describe('documentation', () => {
 
     it('lists no variable that config.ts does not read', () => {
       expect([...lines.keys()].filter((name) => !settings.some((s) => s.name === name))).toEqual([]);
+    });
+  });
+
+  describe("README's guide to the original's environment names", () => {
+    const rows = tableRows(section(readme, '### Moving from the original: environment variables'));
+
+    it.each(ORIGINAL_ALIASES)('says what $name becomes', (alias) => {
+      expect(rows.get(alias.name)).toMatch(
+        new RegExp(`^\\| \`${alias.name}\` \\| ${alias.ours ? `\`${alias.ours}\`` : '—'} \\| `),
+      );
+    });
+
+    it('lists no name the config does not accept', () => {
+      expect([...rows.keys()].filter((name) => !ORIGINAL_ALIASES.some((alias) => alias.name === name))).toEqual([]);
     });
   });
 
