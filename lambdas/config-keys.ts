@@ -1,5 +1,6 @@
 // Environment variable names, shared by config.ts (which reads them) and lib/ (which sets them),
-// so the CDK stack and the Lambdas cannot disagree on a name. No logic here.
+// so the CDK stack and the Lambdas cannot disagree on a name. No logic here: each setting's rule,
+// default, unit and meaning are in config.ts's schema.
 
 export const ENV = {
   sqlDriver: 'SQL_DRIVER',
@@ -31,6 +32,7 @@ export const ENV = {
   ingestFallbackQueueUrl: 'INGEST_FALLBACK_QUEUE_URL',
   sqsEndpoint: 'SQS_ENDPOINT',
   adminToken: 'ADMIN_TOKEN',
+  listenHost: 'LISTEN_HOST',
   port: 'PORT',
   logLevel: 'POWERTOOLS_LOG_LEVEL',
   serviceName: 'POWERTOOLS_SERVICE_NAME',

@@ -124,9 +124,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         response.end(await metrics.render());
       },
     });
-    await new Promise<void>((resolve) => server?.listen(config.port, options.host ?? '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server?.listen(config.port, options.host ?? config.host, resolve));
     const address = server.address() as AddressInfo;
-    url = `http://${options.host ?? '127.0.0.1'}:${address.port}`;
+    url = `http://${options.host ?? config.host}:${address.port}`;
   }
 
   let stopping = false;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../lambdas/config.ts';
+import { loadConfig, settingDocList } from '../../lambdas/config.ts';
+import { drainSettings } from '../../lambdas/consumer/settings.ts';
 import { ConfigError } from '../../lambdas/errors.ts';
 
 describe('loadConfig', () => {
@@ -12,8 +13,14 @@ describe('loadConfig', () => {
       key: 'events',
       group: 'workers',
     });
-    expect(config.consumer).toMatchObject({ batchSize: 100, maxAttempts: 3, retryBaseMs: 2000, mode: 'scheduled' });
-    expect(config.rules.futureSkewMs).toBe(300_000);
+    expect(config.consumer).toMatchObject({
+      batchSize: 100,
+      maxAttempts: 3,
+      retryBaseMs: 2000,
+      mode: 'scheduled',
+      futureSkewMs: 300_000,
+    });
+    expect(config.logLevel).toBe('INFO');
   });
 
   it('uses DATABASE_URL through pg when no driver is named', () => {
@@ -36,5 +43,39 @@ describe('loadConfig', () => {
 
   it('treats empty values as unset', () => {
     expect(loadConfig({ BATCH_SIZE: '', DLQ_URL: '' }).consumer.batchSize).toBe(100);
+  });
+
+  it.each(settingDocList().filter((s) => s.default !== undefined))(
+    'applies the documented default of $name ($default)',
+    ({ name, default: value }) => {
+      expect(loadConfig({ [name]: value })).toEqual(loadConfig({}));
+    },
+  );
+
+  it('refuses an unknown log level, naming the variable, and accepts any case', () => {
+    expect(() => loadConfig({ POWERTOOLS_LOG_LEVEL: 'verbose' })).toThrowError(
+      new ConfigError(
+        'invalid configuration: POWERTOOLS_LOG_LEVEL: must be one of trace, debug, info, warn, error, critical, silent',
+      ),
+    );
+    expect(loadConfig({ POWERTOOLS_LOG_LEVEL: 'debug' }).logLevel).toBe('DEBUG');
+  });
+});
+
+describe('drainSettings', () => {
+  it("hands the drain loop exactly its settings from the config, under this consumer's name", () => {
+    const config = loadConfig({ CONSUMER_NAME: 'configured', BATCH_SIZE: '7', FUTURE_SKEW_MS: '1000', TIME_MARGIN_MS: '1' });
+    expect(drainSettings(config, 'c-1', { mode: 'continuous' })).toEqual({
+      consumer: 'c-1',
+      mode: 'continuous',
+      batchSize: 7,
+      blockMs: 5000,
+      maxAttempts: 3,
+      retryBaseMs: 2000,
+      futureSkewMs: 1000,
+      reconcileGraceMs: 60_000,
+      reconcileIdleIntervalMs: 3_600_000,
+      maintenanceIntervalMs: 10_000,
+    });
   });
 });
