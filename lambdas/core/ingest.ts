@@ -40,10 +40,75 @@ export type IngestResult =
   | { readonly event_id: string; readonly status: 'accepted'; readonly received_at: string; readonly duplicate: boolean }
   | { readonly event_id: string; readonly status: 'conflict'; readonly message: string };
 
+/** A batch item refused by the contract; nothing of it was stored. `event_id` when the item named a valid one. */
+export interface RejectedItem {
+  readonly status: 'rejected';
+  readonly event_id: string | null;
+  readonly issues: Issue[];
+  /** Set when the item broke the size limit (a 413 for a single event). */
+  readonly bytes?: number;
+}
+
+export interface ItemValidation {
+  /** The valid items, ready for ingestEvents. */
+  readonly valid: ValidatedEvents;
+  /** Per input, in order: the index into `valid.events`, or why the item was refused. */
+  readonly items: ReadonlyArray<{ readonly index: number } | RejectedItem>;
+}
+
 export interface ValidatedEvents {
   readonly events: AcceptedEvent[];
   /** Ids of events whose producer gave a timestamp (a retry without one still matches). */
   readonly timestampGiven: Set<string>;
+}
+
+/**
+ * Validates each input on its own and fills defaults: the valid ones can be stored while the others
+ * are named with their issues (a producer then resends only those).
+ */
+export function validateEach(
+  inputs: readonly unknown[],
+  context: { readonly receivedAt: Date; readonly newId: () => string; readonly pathOf: (index: number) => string },
+): ItemValidation {
+  const events: AcceptedEvent[] = [];
+  const timestampGiven = new Set<string>();
+  const firstIndexOfId = new Map<string, number>();
+  const items = inputs.map((input, index): { index: number } | RejectedItem => {
+    const pathPrefix = context.pathOf(index);
+    const result = acceptEnvelope(input, { receivedAt: context.receivedAt, newId: context.newId, pathPrefix });
+    if (!result.ok) return { status: 'rejected', event_id: namedEventId(input), issues: result.issues };
+    const bytes = Buffer.byteLength(JSON.stringify(result.event));
+    if (bytes > MAX_EVENT_BYTES) {
+      const path = pathPrefix || 'event';
+      return {
+        status: 'rejected',
+        event_id: result.event.event_id,
+        issues: [{ path, message: `is ${bytes} bytes serialized; the limit is ${MAX_EVENT_BYTES}` }],
+        bytes,
+      };
+    }
+    const earlier = firstIndexOfId.get(result.event.event_id);
+    if (earlier !== undefined) {
+      return {
+        status: 'rejected',
+        event_id: result.event.event_id,
+        issues: [{ path: `${pathPrefix}.event_id`, message: `repeats the event_id of ${context.pathOf(earlier)}` }],
+      };
+    }
+    firstIndexOfId.set(result.event.event_id, index);
+    events.push(result.event);
+    if (result.timestampGiven) timestampGiven.add(result.event.event_id);
+    return { index: events.length - 1 };
+  });
+  return { valid: { events, timestampGiven }, items };
+}
+
+/** The event_id a refused item named, when it is a well-formed one (so the producer can match it up). */
+function namedEventId(input: unknown): string | null {
+  const id = (input as { event_id?: unknown } | null)?.event_id;
+  return typeof id === 'string' && /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.test(id)
+    ? id.toLowerCase()
+    : null;
 }
 
 /** Validates every input (all or nothing) and fills defaults. */
@@ -51,30 +116,12 @@ export function validateEvents(
   inputs: readonly unknown[],
   context: { readonly receivedAt: Date; readonly newId: () => string; readonly pathOf: (index: number) => string },
 ): ValidatedEvents {
-  const issues: Issue[] = [];
-  const events: AcceptedEvent[] = [];
-  const timestampGiven = new Set<string>();
-  const firstIndexOfId = new Map<string, number>();
-  inputs.forEach((input, index) => {
-    const pathPrefix = context.pathOf(index);
-    const result = acceptEnvelope(input, { receivedAt: context.receivedAt, newId: context.newId, pathPrefix });
-    if (!result.ok) {
-      issues.push(...result.issues);
-      return;
-    }
-    const bytes = Buffer.byteLength(JSON.stringify(result.event));
-    if (bytes > MAX_EVENT_BYTES) throw new EventTooLargeError(pathPrefix || 'event', bytes);
-    const earlier = firstIndexOfId.get(result.event.event_id);
-    if (earlier !== undefined) {
-      issues.push({ path: `${pathPrefix}.event_id`, message: `repeats the event_id of ${context.pathOf(earlier)}` });
-      return;
-    }
-    firstIndexOfId.set(result.event.event_id, index);
-    events.push(result.event);
-    if (result.timestampGiven) timestampGiven.add(result.event.event_id);
-  });
-  if (issues.length > 0) throw new EventValidationError(issues);
-  return { events, timestampGiven };
+  const { valid, items } = validateEach(inputs, context);
+  const rejected = items.filter((item): item is RejectedItem => 'issues' in item);
+  const tooLarge = rejected.find((item) => item.bytes !== undefined);
+  if (tooLarge) throw new EventTooLargeError(tooLarge.issues[0]?.path ?? 'event', tooLarge.bytes ?? 0);
+  if (rejected.length > 0) throw new EventValidationError(rejected.flatMap((item) => item.issues));
+  return valid;
 }
 
 /** Same event (a client retry) or a different event reusing an event_id? */
