@@ -192,18 +192,24 @@ export class EventFlowFunction extends NodejsFunction {
     return this;
   }
 
-  /** A queue this function only sends to (dead letters, ingest fallback). */
+  /**
+   * A queue this function only sends to (dead letters, ingest fallback): sqs:SendMessage alone, which
+   * also covers SendMessageBatch. The adapter never looks the queue up (it has the URL) nor reads its
+   * attributes, so CDK's grantSendMessages (which adds GetQueueAttributes and GetQueueUrl) is too wide.
+   */
   bindQueueForSending(envName: EnvKey, queue: sqs.IQueue): this {
     this.addEnvironment(envName, queue.queueUrl);
-    queue.grantSendMessages(this);
+    queue.grant(this, 'sqs:SendMessage');
     return this;
   }
 
-  /** A queue this function sends to and drains (receive, delete, change visibility, attributes). */
-  bindQueueForDraining(envName: EnvKey, queue: sqs.IQueue): this {
+  /**
+   * A queue this function drains and never sends to (the consumer on the ingest fallback queue):
+   * ReceiveMessage and DeleteMessage (which covers DeleteMessageBatch), nothing else.
+   */
+  bindQueueForReceiving(envName: EnvKey, queue: sqs.IQueue): this {
     this.addEnvironment(envName, queue.queueUrl);
-    queue.grantSendMessages(this);
-    queue.grantConsumeMessages(this);
+    queue.grant(this, 'sqs:ReceiveMessage', 'sqs:DeleteMessage');
     return this;
   }
 
