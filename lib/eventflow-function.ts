@@ -44,7 +44,7 @@ export interface EventFlowFunctionProps {
   readonly description: string;
   readonly defaults: FunctionDefaults;
   readonly timeout: Duration;
-  /** @default 512 */
+  /** @default DEFAULT_MEMORY_MB */
   readonly memorySize?: number;
   readonly reservedConcurrentExecutions?: number;
   /** Put this function in the VPC when the defaults carry a placement. @default true */
@@ -67,6 +67,9 @@ export interface StreamTarget {
   readonly streamEnvironment: Readonly<Partial<Record<EnvKey, string>>>;
   grantConnect(grantee: iam.IGrantable): void;
 }
+
+/** Memory of every function unless it says otherwise (the migrate function takes 256). */
+export const DEFAULT_MEMORY_MB = 512;
 
 /** The module unused driver packages are aliased to (relative to the project root). */
 export const NOT_BUNDLED_STUB = 'lambdas/adapters/not-bundled.ts';
@@ -132,7 +135,7 @@ export class EventFlowFunction extends NodejsFunction {
       description: props.description,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
-      memorySize: props.memorySize ?? 512,
+      memorySize: props.memorySize ?? DEFAULT_MEMORY_MB,
       timeout: props.timeout,
       role,
       logGroup,

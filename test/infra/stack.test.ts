@@ -11,9 +11,10 @@ import type { IConstruct } from 'constructs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../lambdas/config-keys.ts';
 import { COUNTERS, GAUGES, HISTOGRAMS } from '../../lambdas/observability/metric-names.ts';
-import { configFromContext } from '../../lib/config.ts';
+import { CONTEXT_DEFAULTS, configFromContext } from '../../lib/config.ts';
 import { DATA_API_ACTIONS } from '../../lib/database.ts';
 import { EventFlowStack } from '../../lib/eventflow-stack.ts';
+import { DEFAULT_STACK_SETTINGS } from '../../scripts/lib/cost-model.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: synthesized CloudFormation JSON is untyped by nature
 type Cfn = any;
@@ -859,6 +860,15 @@ describe('context validation', () => {
     ]);
   });
 
+  it('documents every context key, with its default, in docs/DEPLOY.md', () => {
+    const doc = readFileSync(new URL('../../docs/DEPLOY.md', import.meta.url), 'utf8');
+    for (const [key, value] of Object.entries(CONTEXT_DEFAULTS)) {
+      const row = doc.split('\n').find((line) => line.startsWith(`| \`${key}\` |`));
+      expect(row, key).toBeDefined();
+      if (typeof value === 'number' || typeof value === 'string') expect(row, key).toContain(`\`${value}\``);
+    }
+  });
+
   it('refuses combinations that cannot work', () => {
     expect(() => synth({ minAcu: '8', maxAcu: '4' })).toThrow(/context "maxAcu" must be at least minAcu/);
     expect(() => synth({ localstack: 'true', redisBackend: 'elasticache' })).toThrow(
@@ -887,5 +897,31 @@ describe('context validation', () => {
     }
     const dev = synth();
     expect(resourcesOfType(dev, 'AWS::EC2::VPC').map(([, r]) => r.DeletionPolicy)).not.toContain('Retain');
+  });
+});
+
+describe('cost model (scripts/lib/cost-model.ts)', () => {
+  it("uses the template's real settings: memory, schedule, capacity, alarm metrics, dashboards, secrets, keys, tracing", () => {
+    const s = synth();
+    const settings = DEFAULT_STACK_SETTINGS;
+    for (const fn of [s.stack.ingest.handler, s.stack.consumer.handler]) {
+      expect(functionProps(s, fn)).toMatchObject({ MemorySize: settings.lambdaMemoryMb, Architectures: ['arm64'] });
+    }
+    expect(resourcesOfType(s, 'AWS::Events::Rule').map(([, r]) => r.Properties.ScheduleExpression)).toEqual([
+      `rate(${settings.consumerScheduleMinutes} minute)`,
+    ]);
+    s.template.hasResourceProperties('AWS::RDS::DBCluster', {
+      ServerlessV2ScalingConfiguration: { MinCapacity: settings.minAcu, MaxCapacity: settings.maxAcu },
+    });
+    const alarmMetrics = resourcesOfType(s, 'AWS::CloudWatch::Alarm')
+      .map(([, a]) => (a.Properties.Metrics ? a.Properties.Metrics.filter((m: Cfn) => m.MetricStat).length : 1))
+      .reduce((sum: number, n: number) => sum + n, 0);
+    expect(alarmMetrics).toBe(settings.alarmMetrics);
+    s.template.resourceCountIs('AWS::CloudWatch::Dashboard', settings.dashboards);
+    // The cluster secret is in the template; the Upstash secret is imported by name (operator-made).
+    s.template.resourceCountIs('AWS::SecretsManager::Secret', settings.secrets - 1);
+    s.template.resourceCountIs('AWS::KMS::Key', settings.kmsKeys);
+    const [[, stage]] = resourcesOfType(s, 'AWS::ApiGateway::Stage') as [[string, Cfn]];
+    expect(stage.Properties.TracingEnabled).toBe(true);
   });
 });
