@@ -1,5 +1,5 @@
 // The deployment's knobs: reads CDK context (`-c key=value` or cdk.json), applies defaults, validates.
-// Must never touch AWS or build constructs; a bad value throws one error naming every bad context key.
+// Must never touch AWS or build constructs; a bad value throws one error with one line per bad key.
 import type { Node } from 'constructs';
 
 export type RedisBackend = 'upstash' | 'elasticache';
@@ -19,6 +19,10 @@ export interface EventFlowConfig {
   readonly redisBackend: RedisBackend;
   readonly consumerMode: ConsumerMode;
   readonly workers: number;
+  /** Reserved concurrent executions for the consumer; undefined (the default) reserves none. */
+  readonly consumerReservedConcurrency?: number;
+  /** Minutes between consumer ticks (EventBridge rate). */
+  readonly consumerScheduleMinutes: number;
   readonly batchSize: number;
   readonly maxAttempts: number;
   readonly retryBaseMs: number;
@@ -26,6 +30,7 @@ export interface EventFlowConfig {
   readonly maxAcu: number;
   readonly apiRateLimit: number;
   readonly apiBurstLimit: number;
+  /** Requests per key per day; 0 means the usage plan has no quota. */
   readonly apiQuotaPerDay: number;
   readonly alarmEmail?: string;
   readonly removalPolicy: RemovalChoice;
@@ -41,6 +46,8 @@ export const CONTEXT_DEFAULTS = {
   redisBackend: 'upstash',
   consumerMode: 'scheduled',
   workers: 2,
+  consumerReservedConcurrency: undefined, // none: a new account (concurrency limit 10) can deploy
+  consumerScheduleMinutes: 1,
   batchSize: 100,
   maxAttempts: 3,
   retryBaseMs: 2000,
@@ -61,7 +68,10 @@ export const CONTEXT_DEFAULTS = {
 
 export type ContextKey = keyof typeof CONTEXT_DEFAULTS;
 
-/** Thrown for bad context; the message lists each offending key and what it accepts. */
+/**
+ * Thrown for bad context. The message has one line per offending key, naming it, what it accepts and
+ * how to set it; bin/eventflow.ts prints just that (no stack trace).
+ */
 export class ContextError extends Error {
   override readonly name = 'ContextError';
 }
@@ -79,8 +89,24 @@ class Reader {
   }
 
   private bad(key: ContextKey, value: unknown, expected: string): undefined {
-    this.problems.push(`context "${key}" ${expected} (got ${JSON.stringify(value)})`);
+    this.problem(key, `${expected} (got ${JSON.stringify(value)})`);
     return undefined;
+  }
+
+  /** One line: the key, the rule it broke, and where to fix it. */
+  problem(key: ContextKey, text: string): void {
+    this.problems.push(
+      `context "${key}" ${text}: set -c ${key}=<value> or "${key}" in cdk.json "context" (docs/DEPLOY.md, Configuration)`,
+    );
+  }
+
+  /** Like number(), but no value at all is a valid choice (the option is off). */
+  optionalNumber(key: ContextKey, min: number, max: number): number | undefined {
+    if (this.raw(key) === undefined) return undefined;
+    const before = this.problems.length;
+    const n = this.number(key, min, min, max);
+    // A bad value is reported once, here, and then treated as not given (no follow-up complaints).
+    return this.problems.length > before ? undefined : n;
   }
 
   oneOf<T extends string>(key: ContextKey, allowed: readonly T[], fallback: T): T {
@@ -144,6 +170,10 @@ export function resolveConfig(lookup: Lookup): EventFlowConfig {
   const redisBackend = r.oneOf<RedisBackend>('redisBackend', ['upstash', 'elasticache'], d.redisBackend);
   const consumerMode = r.oneOf<ConsumerMode>('consumerMode', ['scheduled', 'continuous'], d.consumerMode);
   const workers = r.number('workers', d.workers, 1, 100);
+  // Opt-in: Lambda keeps 100 executions unreserved, so any reservation fails in a new account whose
+  // total limit is 10. Without one, the consumer shares the account's pool (see docs/DEPLOY.md).
+  const consumerReservedConcurrency = r.optionalNumber('consumerReservedConcurrency', 1, 1000);
+  const consumerScheduleMinutes = r.number('consumerScheduleMinutes', d.consumerScheduleMinutes, 1, 60);
   // Ranges match lambdas/config.ts, so a value the stack accepts never fails the Lambda's cold start.
   const batchSize = r.number('batchSize', d.batchSize, 1, 1000);
   const maxAttempts = r.number('maxAttempts', d.maxAttempts, 1, 100);
@@ -152,7 +182,7 @@ export function resolveConfig(lookup: Lookup): EventFlowConfig {
   const maxAcu = r.number('maxAcu', d.maxAcu, 1, 256, 0.5);
   const apiRateLimit = r.number('apiRateLimit', d.apiRateLimit, 1, 10_000);
   const apiBurstLimit = r.number('apiBurstLimit', d.apiBurstLimit, 1, 5_000);
-  const apiQuotaPerDay = r.number('apiQuotaPerDay', d.apiQuotaPerDay, 1, 1_000_000_000);
+  const apiQuotaPerDay = r.number('apiQuotaPerDay', d.apiQuotaPerDay, 0, 1_000_000_000);
   const alarmEmail = r.string('alarmEmail', undefined, /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address');
   const removalPolicy = r.oneOf<RemovalChoice>('removalPolicy', ['retain', 'destroy'], stage === 'prod' ? 'retain' : 'destroy');
   // Secrets Manager reads a name ending in "-" plus six characters as a full ARN's random suffix, so
@@ -169,24 +199,34 @@ export function resolveConfig(lookup: Lookup): EventFlowConfig {
   const upstashUrl = r.string('localUpstashUrl', d.localUpstashUrl, URL_PATTERN, 'must be an http(s) URL');
   const upstashToken = r.string('localUpstashToken', d.localUpstashToken, /^\S+$/, 'must be a non-empty token');
 
-  if (maxAcu < minAcu) r.problems.push(`context "maxAcu" must be at least minAcu (${minAcu}) (got ${maxAcu})`);
+  if (maxAcu < minAcu) r.problem('maxAcu', `must be at least minAcu (${minAcu}) (got ${maxAcu})`);
   if (apiBurstLimit < apiRateLimit) {
     // API Gateway accepts it, but a burst below the rate means the rate can never be reached.
-    r.problems.push(`context "apiBurstLimit" must be at least apiRateLimit (${apiRateLimit}) (got ${apiBurstLimit})`);
+    r.problem('apiBurstLimit', `must be at least apiRateLimit (${apiRateLimit}) (got ${apiBurstLimit})`);
   }
-  if (localstack && redisBackend === 'elasticache') {
-    r.problems.push('context "redisBackend" must be upstash when localstack=true (LocalStack\'s free image has no ElastiCache)');
-  }
-  if (r.problems.length > 0) {
-    throw new ContextError(
-      `Invalid EventFlow CDK context:\n  - ${r.problems.join('\n  - ')}\nSee docs/DEPLOY.md, "Configuration".`,
+  const neededConcurrency = consumerConcurrencyNeeded(consumerMode, workers);
+  if (consumerReservedConcurrency !== undefined && consumerReservedConcurrency < neededConcurrency) {
+    // A smaller reservation would throttle some of each tick's invocations.
+    r.problem(
+      'consumerReservedConcurrency',
+      `must be at least ${neededConcurrency} (${consumerMode === 'scheduled' ? 'workers' : '2 × workers'} in ${consumerMode} mode) (got ${consumerReservedConcurrency})`,
     );
   }
+  if (consumerMode === 'continuous' && consumerScheduleMinutes !== 1) {
+    // Continuous readers live ~70 s and must overlap the next tick; a longer interval leaves gaps.
+    r.problem('consumerScheduleMinutes', `must be 1 in continuous mode (got ${consumerScheduleMinutes})`);
+  }
+  if (localstack && redisBackend === 'elasticache') {
+    r.problem('redisBackend', "must be upstash when localstack=true (LocalStack's free image has no ElastiCache)");
+  }
+  if (r.problems.length > 0) throw new ContextError(r.problems.join('\n'));
   return {
     stage,
     redisBackend,
     consumerMode,
     workers,
+    ...(consumerReservedConcurrency === undefined ? {} : { consumerReservedConcurrency }),
+    consumerScheduleMinutes,
     batchSize,
     maxAttempts,
     retryBaseMs,
@@ -201,6 +241,11 @@ export function resolveConfig(lookup: Lookup): EventFlowConfig {
     logLevel,
     ...(localstack ? { local: { dataApiEndpoint, upstashUrl, upstashToken } } : {}),
   };
+}
+
+/** Concurrent consumer executions one tick needs: `workers`, or twice that when ticks overlap (continuous). */
+export function consumerConcurrencyNeeded(mode: ConsumerMode, workers: number): number {
+  return mode === 'scheduled' ? workers : 2 * workers;
 }
 
 /** The configuration from a construct tree's context (the App's, in bin/eventflow.ts). */

@@ -1,5 +1,5 @@
 // The consumer Lambda and the EventBridge schedule that runs it (scheduled or continuous mode).
-// Must never retry a failed tick: the next tick comes within a minute and pending entries wait in Redis.
+// Must never retry a failed tick: the next tick comes on schedule and pending entries wait in Redis.
 import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -17,6 +17,10 @@ export interface ConsumerProps {
   readonly queues: Queues;
   readonly mode: ConsumerMode;
   readonly workers: number;
+  /** Reserved concurrent executions; undefined reserves none (the consumer shares the account pool). */
+  readonly reservedConcurrency?: number;
+  /** Minutes between ticks. */
+  readonly scheduleMinutes: number;
   readonly batchSize: number;
   readonly maxAttempts: number;
   readonly retryBaseMs: number;
@@ -25,18 +29,19 @@ export interface ConsumerProps {
 /** EventBridge accepts at most five targets per rule. */
 export const MAX_TARGETS_PER_RULE = 5;
 
-/** How the schedule and the function are sized for a mode. */
+/**
+ * How the schedule and the function are sized for a mode. The concurrency a tick needs is
+ * consumerConcurrencyNeeded() in config.ts: reserving it is opt-in (context consumerReservedConcurrency).
+ */
 export function consumerSizing(mode: ConsumerMode, workers: number) {
   if (mode === 'scheduled') {
-    // One invocation a minute drains what is there and ends. The reservation (= workers) both caps
-    // how many consumers can press on Redis and Aurora at once and guarantees the tick can start.
-    return { timeout: Duration.seconds(60), reservedConcurrency: workers, targets: 1 };
+    // One invocation per tick drains what is there and ends (`workers` only sizes the reservation).
+    return { timeout: Duration.seconds(60), targets: 1 };
   }
   // Continuous: every minute `workers` invocations start and each reads until its time budget is
   // spent (the loop stops itself TIME_MARGIN_MS before the 70 s timeout). Around each tick the old
-  // invocations finish their last batch while the new ones start, so up to 2 × workers run at once;
-  // reserving only `workers` would throttle the new tick and leave a gap with nobody reading.
-  return { timeout: Duration.seconds(70), reservedConcurrency: 2 * workers, targets: workers };
+  // invocations finish their last batch while the new ones start, so up to 2 × workers run at once.
+  return { timeout: Duration.seconds(70), targets: workers };
 }
 
 export class Consumer extends Construct {
@@ -53,7 +58,9 @@ export class Consumer extends Construct {
       description: `EventFlow consumer (${props.mode} mode, ${props.workers} workers)`,
       defaults: props.defaults,
       timeout: sizing.timeout,
-      reservedConcurrentExecutions: sizing.reservedConcurrency,
+      // Without a reservation a busy account can throttle a tick; with one, it also caps how many
+      // consumers press on Redis and Aurora at once. Opt-in because it fails in new accounts.
+      ...(props.reservedConcurrency === undefined ? {} : { reservedConcurrentExecutions: props.reservedConcurrency }),
       environment: {
         [ENV.consumerMode]: props.mode,
         [ENV.batchSize]: String(props.batchSize),
@@ -64,14 +71,15 @@ export class Consumer extends Construct {
       .bindDatabase(props.database)
       .bindStream(props.stream)
       .bindQueueForSending(ENV.dlqUrl, props.queues.deadLetterQueue)
-      .bindQueueForDraining(ENV.ingestFallbackQueueUrl, props.queues.ingestFallbackQueue);
+      .bindQueueForReceiving(ENV.ingestFallbackQueueUrl, props.queues.ingestFallbackQueue);
 
     // A failed or expired tick is recorded, never retried: a retry would run late, overlap the next
     // tick, and gain nothing (unacknowledged entries are reclaimed (XPENDING + XCLAIM) anyway). Ticks that
-    // cannot start within a minute (throttled) are superseded by the next one.
+    // cannot start within one interval (throttled) are superseded by the next one.
+    const interval = Duration.minutes(props.scheduleMinutes);
     this.handler.configureAsyncInvoke({
       retryAttempts: 0,
-      maxEventAge: Duration.seconds(60),
+      maxEventAge: interval,
       onFailure: new destinations.SqsDestination(failureQueue),
     });
 
@@ -85,8 +93,8 @@ export class Consumer extends Construct {
       const inRule = Math.min(MAX_TARGETS_PER_RULE, sizing.targets - r * MAX_TARGETS_PER_RULE);
       // Ids Tick1, Tick2, ... so switching mode or worker count never replaces the first rule.
       const rule = new events.Rule(this, `Tick${r + 1}`, {
-        description: `EventFlow consumer tick ${r + 1}/${ruleCount} (${inRule} invocation${inRule === 1 ? '' : 's'} a minute)`,
-        schedule: events.Schedule.rate(Duration.minutes(1)),
+        description: `EventFlow consumer tick ${r + 1}/${ruleCount} (${inRule} invocation${inRule === 1 ? '' : 's'} every ${props.scheduleMinutes} min)`,
+        schedule: events.Schedule.rate(interval),
       });
       // The same function several times: each target is one more concurrent reader per tick.
       for (let t = 0; t < inRule; t++) rule.addTarget(target);

@@ -12,14 +12,22 @@ import type { Network } from './network.ts';
 /** The database every migration and query uses. */
 export const DATABASE_NAME = 'eventflow';
 
-/** What the Data API needs; the rest of rds-data has no business in EventFlow. */
-const DATA_API_ACTIONS = [
+/**
+ * The Data API calls lambdas/adapters/sql/data-api.ts makes, and nothing else (no BatchExecuteStatement:
+ * batches are one multi-row statement). test/infra/stack.test.ts checks this list against the adapter.
+ */
+export const DATA_API_ACTIONS = [
   'rds-data:ExecuteStatement',
-  'rds-data:BatchExecuteStatement',
   'rds-data:BeginTransaction',
   'rds-data:CommitTransaction',
   'rds-data:RollbackTransaction',
 ];
+
+/**
+ * Aurora PostgreSQL version, pinned (see the cluster below). 17.4+ has both the Data API and
+ * auto-pause (min 0 ACU); the version must be offered in the target region.
+ */
+export const ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_17_7;
 
 export interface DatabaseProps {
   /** Required unless `localDataApiEndpoint` is set. */
@@ -65,16 +73,20 @@ export class Database extends Construct implements SqlTarget {
     if (!props.network) throw new Error('Database: a network is required for the Aurora cluster');
 
     const cluster = new rds.DatabaseCluster(this, 'Cluster', {
-      // 17.4+ has both the Data API and auto-pause (min 0 ACU).
-      engine: rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_17_7 }),
-      writer: rds.ClusterInstance.serverlessV2('Writer', { publiclyAccessible: false, autoMinorVersionUpgrade: true }),
+      engine: rds.DatabaseClusterEngine.auroraPostgres({ version: ENGINE_VERSION }),
+      // Pinned version, no automatic minor upgrades: the template then always states the version the
+      // cluster runs (an AWS-applied upgrade would make the next deploy try to go back and fail).
+      // Upgrading is a code change (ENGINE_VERSION) and a deploy; docs/DEPLOY.md says how.
+      writer: rds.ClusterInstance.serverlessV2('Writer', { publiclyAccessible: false, autoMinorVersionUpgrade: false }),
       serverlessV2MinCapacity: props.minAcu,
       serverlessV2MaxCapacity: props.maxAcu,
       enableDataApi: true,
       defaultDatabaseName: DATABASE_NAME,
       credentials: rds.Credentials.fromGeneratedSecret('eventflow_admin'),
       storageEncrypted: true,
-      iamAuthentication: true,
+      // No IAM database authentication: nothing connects to Postgres directly (the Data API signs in
+      // with the cluster secret), so an IAM auth path would be an unused way in.
+      iamAuthentication: false,
       backup: { retention: Duration.days(7) },
       deletionProtection: props.deletionProtection,
       removalPolicy: props.removalPolicy,
@@ -99,6 +111,11 @@ export class Database extends Construct implements SqlTarget {
       id: 'AwsSolutions-SMG4',
       reason:
         'Rotation needs a rotation Lambda with network access to the cluster (a Secrets Manager endpoint and an ingress rule in an otherwise closed VPC). The Data API reads the secret on every call, so rotation can be enabled later without code changes; docs/DEPLOY.md says how.',
+    });
+    Validations.of(cluster).acknowledge({
+      id: 'AwsSolutions-RDS6',
+      reason:
+        'IAM database authentication is off on purpose: no client connects to Postgres directly. Every Lambda uses the Data API, which IAM authorizes (rds-data actions scoped to this cluster) and which signs in with the cluster secret; an IAM token login would be an unused extra way in.',
     });
     if (!props.deletionProtection) {
       Validations.of(cluster).acknowledge({

@@ -44,7 +44,7 @@ export interface EventFlowFunctionProps {
   readonly description: string;
   readonly defaults: FunctionDefaults;
   readonly timeout: Duration;
-  /** @default 512 */
+  /** @default DEFAULT_MEMORY_MB */
   readonly memorySize?: number;
   readonly reservedConcurrentExecutions?: number;
   /** Put this function in the VPC when the defaults carry a placement. @default true */
@@ -67,6 +67,9 @@ export interface StreamTarget {
   readonly streamEnvironment: Readonly<Partial<Record<EnvKey, string>>>;
   grantConnect(grantee: iam.IGrantable): void;
 }
+
+/** Memory of every function unless it says otherwise (the migrate function takes 256). */
+export const DEFAULT_MEMORY_MB = 512;
 
 /** The module unused driver packages are aliased to (relative to the project root). */
 export const NOT_BUNDLED_STUB = 'lambdas/adapters/not-bundled.ts';
@@ -132,7 +135,7 @@ export class EventFlowFunction extends NodejsFunction {
       description: props.description,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
-      memorySize: props.memorySize ?? 512,
+      memorySize: props.memorySize ?? DEFAULT_MEMORY_MB,
       timeout: props.timeout,
       role,
       logGroup,
@@ -192,18 +195,24 @@ export class EventFlowFunction extends NodejsFunction {
     return this;
   }
 
-  /** A queue this function only sends to (dead letters, ingest fallback). */
+  /**
+   * A queue this function only sends to (dead letters, ingest fallback): sqs:SendMessage alone, which
+   * also covers SendMessageBatch. The adapter never looks the queue up (it has the URL) nor reads its
+   * attributes, so CDK's grantSendMessages (which adds GetQueueAttributes and GetQueueUrl) is too wide.
+   */
   bindQueueForSending(envName: EnvKey, queue: sqs.IQueue): this {
     this.addEnvironment(envName, queue.queueUrl);
-    queue.grantSendMessages(this);
+    queue.grant(this, 'sqs:SendMessage');
     return this;
   }
 
-  /** A queue this function sends to and drains (receive, delete, change visibility, attributes). */
-  bindQueueForDraining(envName: EnvKey, queue: sqs.IQueue): this {
+  /**
+   * A queue this function drains and never sends to (the consumer on the ingest fallback queue):
+   * ReceiveMessage and DeleteMessage (which covers DeleteMessageBatch), nothing else.
+   */
+  bindQueueForReceiving(envName: EnvKey, queue: sqs.IQueue): this {
     this.addEnvironment(envName, queue.queueUrl);
-    queue.grantSendMessages(this);
-    queue.grantConsumeMessages(this);
+    queue.grant(this, 'sqs:ReceiveMessage', 'sqs:DeleteMessage');
     return this;
   }
 

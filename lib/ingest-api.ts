@@ -16,6 +16,7 @@ export interface IngestApiProps {
   readonly queues: Queues;
   readonly rateLimit: number;
   readonly burstLimit: number;
+  /** Requests per key per day; 0 leaves the usage plan without a quota. */
   readonly quotaPerDay: number;
   readonly removalPolicy: RemovalPolicy;
   readonly logRetention: logs.RetentionDays;
@@ -78,6 +79,16 @@ export class IngestApi extends Construct {
     // The stack exports ApiUrl itself; drop RestApi's automatic duplicate output.
     this.api.node.tryRemoveChild('Endpoint');
 
+    // API Gateway writes execution logs (loggingLevel ERROR) to a group it names after the API and
+    // stage, and creates it without a retention if it does not exist. Creating it here first, before
+    // the stage, gives it our retention and lets `cdk destroy` remove it.
+    const executionLogs = new logs.LogGroup(this, 'ExecutionLogs', {
+      logGroupName: `API-Gateway-Execution-Logs_${this.api.restApiId}/${API_STAGE_NAME}`,
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    this.api.deploymentStage.node.addDependency(executionLogs);
+
     // Body validation stays in the Lambda (one error format for every client mistake); API Gateway
     // checks the declared parameters, which is all a proxy route declares.
     const validator = this.api.addRequestValidator('RequestValidator', {
@@ -117,8 +128,9 @@ export class IngestApi extends Construct {
     this.usagePlan = this.api.addUsagePlan('UsagePlan', {
       name: `eventflow-${props.stage}`,
       description: 'Per-key throttle and daily quota for EventFlow producers',
+      // Over the throttle or the quota API Gateway answers 429 before the Lambda runs (docs/DEPLOY.md).
       throttle: { rateLimit: props.rateLimit, burstLimit: props.burstLimit },
-      quota: { limit: props.quotaPerDay, period: apigw.Period.DAY },
+      ...(props.quotaPerDay > 0 ? { quota: { limit: props.quotaPerDay, period: apigw.Period.DAY } } : {}),
     });
     this.usagePlan.addApiKey(this.apiKey);
     this.usagePlan.addApiStage({ stage: this.api.deploymentStage });

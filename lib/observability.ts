@@ -23,6 +23,8 @@ export interface ObservabilityProps {
   readonly consumerFunction: lambda.IFunction;
   readonly migrateFunction: lambda.IFunction;
   readonly queues: Queues;
+  /** Minutes between consumer ticks: the heartbeat alarm waits for more than one interval. */
+  readonly consumerScheduleMinutes: number;
   readonly alarmEmail?: string;
   /** No SNS/KMS (LocalStack's free image runs neither): alarms are created without actions. */
   readonly withAlarmTopic: boolean;
@@ -31,6 +33,7 @@ export interface ObservabilityProps {
 
 /** Alarm thresholds: starting points, documented in docs/DEPLOY.md; tune per workload. */
 export const ALARM_THRESHOLDS = {
+  /** Infrastructure failures (not rule violations) as a share of all outcomes. */
   failureRatePercent: 5,
   queueLagEntries: 10_000,
   oldestPendingAgeSeconds: 300,
@@ -41,6 +44,14 @@ export const ALARM_THRESHOLDS = {
 const ONE_MINUTE = Duration.minutes(1);
 const FIVE_MINUTES = Duration.minutes(5);
 const PERCENTILES = ['p50', 'p95', 'p99'] as const;
+
+/**
+ * Period of the consumer heartbeat alarm: at least five minutes, and at least two ticks, so one late or
+ * throttled tick does not leave a period empty.
+ */
+export function heartbeatPeriod(scheduleMinutes: number): Duration {
+  return Duration.minutes(Math.max(5, 2 * scheduleMinutes));
+}
 
 export class Observability extends Construct {
   readonly dashboard: cw.Dashboard;
@@ -56,7 +67,8 @@ export class Observability extends Construct {
     if (props.withAlarmTopic) this.alarmTopic = this.createAlarmTopic();
     this.createAlarms();
     this.dashboard = new cw.Dashboard(this, 'Dashboard', {
-      dashboardName: `EventFlow-${props.stage}`,
+      // Dashboards are global to the account: the region keeps two regions' stages apart.
+      dashboardName: `EventFlow-${props.stage}-${Stack.of(this).region}`,
       defaultInterval: Duration.hours(3),
       widgets: this.widgetRows(),
     });
@@ -86,14 +98,18 @@ export class Observability extends Construct {
     });
   }
 
-  private failureRate(period: Duration): cw.MathExpression {
+  /** Share of outcomes that were failures of one kind (`failedKind`: a counter's EMF name), in %. */
+  private failureRate(failedKind: string, label: string, period: Duration): cw.MathExpression {
+    // Metric ids must be unique per graph, and two rates can share one: name the id after the metric.
+    const id = failedKind.charAt(0).toLowerCase() + failedKind.slice(1);
     return new cw.MathExpression({
-      expression: '100 * FILL(failed, 0) / (FILL(failed, 0) + FILL(processed, 0))',
+      expression: `100 * FILL(${id}, 0) / (FILL(failed, 0) + FILL(processed, 0))`,
       usingMetrics: {
+        [id]: this.total(failedKind, 'Sum', label, period),
         failed: this.total(COUNTERS.eventsFailed.emf, 'Sum', 'failed', period),
         processed: this.total(COUNTERS.eventsProcessed.emf, 'Sum', 'processed', period),
       },
-      label: 'Failure rate (%)',
+      label,
       period,
     });
   }
@@ -150,7 +166,13 @@ export class Observability extends Construct {
     id: string,
     description: string,
     metric: cw.IMetric,
-    options: { threshold: number; evaluationPeriods?: number; greaterOrEqual?: boolean },
+    options: {
+      threshold: number;
+      evaluationPeriods?: number;
+      comparison?: cw.ComparisonOperator;
+      /** @default NOT_BREACHING: no data means nothing happened (no failures, no traffic) */
+      missingData?: cw.TreatMissingData;
+    },
   ): cw.Alarm {
     const alarm = new cw.Alarm(this, id, {
       alarmName: `EventFlow-${this.props.stage}-${id}`,
@@ -158,11 +180,8 @@ export class Observability extends Construct {
       metric,
       threshold: options.threshold,
       evaluationPeriods: options.evaluationPeriods ?? 1,
-      comparisonOperator: options.greaterOrEqual
-        ? cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-        : cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      // No data means nothing happened (no failures, no traffic), not an incident.
-      treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      comparisonOperator: options.comparison ?? cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: options.missingData ?? cw.TreatMissingData.NOT_BREACHING,
     });
     if (this.alarmTopic) {
       const action = new cwActions.SnsAction(this.alarmTopic);
@@ -176,25 +195,32 @@ export class Observability extends Construct {
   private createAlarms(): void {
     const { props } = this;
     const t = ALARM_THRESHOLDS;
+    // A rate, not a level: nothing deletes from the dead-letter queue (redrive reads failed_events), so
+    // "messages visible > 0" would stay red for the 14-day retention after the first failure and hide
+    // every later one. NumberOfMessagesSent counts what the consumer sent in the period, so the alarm
+    // returns to OK after a quiet period and fires again on the next new dead letter.
     this.alarm(
-      'DeadLetterQueueNotEmpty',
-      'Failed events are waiting in the dead-letter queue: inspect failed_events, fix the cause, then POST /admin/redrive.',
-      props.queues.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: ONE_MINUTE, statistic: 'Maximum' }),
+      'NewDeadLetters',
+      'New failed events were sent to the dead-letter queue in the last 5 minutes: inspect failed_events, fix the cause, then POST /admin/redrive.',
+      props.queues.deadLetterQueue.metricNumberOfMessagesSent({ period: FIVE_MINUTES, statistic: 'Sum' }),
       { threshold: 0 },
     );
+    // A level on purpose: these are accepted events that exist nowhere else. It clears when an operator
+    // moves them back to the fallback queue (SQS "Start DLQ redrive"), which the consumer then drains.
     this.alarm(
       'IngestFallbackDeadLetterQueueNotEmpty',
-      'Accepted events parked in the ingest fallback queue could not be stored after 5 attempts: they are only in this queue now.',
+      'Accepted events parked in the ingest fallback queue could not be stored after 5 attempts: they are only in this queue now. Redrive them to the fallback queue once the cause is fixed.',
       props.queues.ingestFallbackDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
         period: ONE_MINUTE,
         statistic: 'Maximum',
       }),
       { threshold: 0 },
     );
+    // Only our own failures: rule violations are the producer's data, charted but not paged on.
     this.alarm(
-      'FailureRateHigh',
-      `More than ${t.failureRatePercent}% of event outcomes were failures for 10 minutes.`,
-      this.failureRate(FIVE_MINUTES),
+      'InfrastructureFailureRateHigh',
+      `More than ${t.failureRatePercent}% of event outcomes were infrastructure failures (not rule violations) for 10 minutes.`,
+      this.failureRate(COUNTERS.deadLettersInfrastructure.emf, 'Infrastructure failures (%)', FIVE_MINUTES),
       { threshold: t.failureRatePercent, evaluationPeriods: 2 },
     );
     this.alarm(
@@ -214,13 +240,37 @@ export class Observability extends Construct {
       'The ingest API returned 5xx responses (503 means neither Postgres nor the fallback queue accepted events).',
       props.api.deploymentStage.metricServerError({ period: FIVE_MINUTES, statistic: 'Sum' }),
       // Two periods in a row: an Aurora resume from auto-pause (~15 s of 503s on reads) is not an incident.
-      { threshold: t.api5xxPer5Minutes, evaluationPeriods: 2, greaterOrEqual: true },
+      {
+        threshold: t.api5xxPer5Minutes,
+        evaluationPeriods: 2,
+        comparison: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      },
     );
     this.alarm(
       'ConsumerErrors',
       'Consumer invocations failed (function errors or timeouts) in two consecutive 5-minute periods; failed ticks are in the consumer failure queue.',
       props.consumerFunction.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }),
-      { threshold: t.consumerErrorsPer5Minutes, evaluationPeriods: 2, greaterOrEqual: true },
+      {
+        threshold: t.consumerErrorsPer5Minutes,
+        evaluationPeriods: 2,
+        comparison: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      },
+    );
+    // QueueLag and OldestPendingAge come from the consumer alone and count missing data as fine, so a
+    // consumer that stops being invoked (rule disabled, throttled, failing at cold start) would silence
+    // them. The consumer emits ActiveWorkers once per invocation: no sample for two heartbeat periods
+    // (each at least two ticks long) is itself the alarm.
+    const heartbeat = heartbeatPeriod(props.consumerScheduleMinutes);
+    this.alarm(
+      'ConsumerHeartbeatMissing',
+      `No consumer invocation reported for ${2 * heartbeat.toMinutes()} minutes: check the schedule rule, throttles and the consumer's logs; stream lag alarms are blind meanwhile.`,
+      this.total(GAUGES.activeWorkers.emf, 'SampleCount', 'consumer invocations', heartbeat),
+      {
+        threshold: 1,
+        evaluationPeriods: 2,
+        comparison: cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+        missingData: cw.TreatMissingData.BREACHING,
+      },
     );
   }
 
@@ -263,9 +313,31 @@ export class Observability extends Construct {
       [
         graph('Failures by error type and event type', [this.byLabels(c.eventsFailed.emf, c.eventsFailed.labels)]),
         graph('Retries by error type', [this.byLabels(c.eventsRetried.emf, c.eventsRetried.labels)]),
-        graph('Failure rate (%)', [this.failureRate(ONE_MINUTE)], 8, {
-          leftAnnotations: [{ value: ALARM_THRESHOLDS.failureRatePercent, label: 'alarm', color: cw.Color.RED }],
-        }),
+        graph(
+          'Failure rate (%)',
+          [
+            this.failureRate(COUNTERS.deadLettersInfrastructure.emf, 'infrastructure', ONE_MINUTE),
+            this.failureRate(COUNTERS.deadLettersRuleViolation.emf, 'rule violations', ONE_MINUTE),
+          ],
+          8,
+          {
+            leftAnnotations: [
+              { value: ALARM_THRESHOLDS.failureRatePercent, label: 'alarm (infrastructure)', color: cw.Color.RED },
+            ],
+          },
+        ),
+      ],
+      [
+        graph('Dead letters by kind', [
+          this.total(c.deadLettersInfrastructure.emf, 'Sum', 'infrastructure'),
+          this.total(c.deadLettersRuleViolation.emf, 'Sum', 'rule violations'),
+        ]),
+        graph('Infrastructure dead letters by error type', [
+          this.byLabels(c.deadLettersInfrastructure.emf, c.deadLettersInfrastructure.labels),
+        ]),
+        graph('Rule violations by event type', [
+          this.byLabels(c.deadLettersRuleViolation.emf, c.deadLettersRuleViolation.labels),
+        ]),
       ],
       [
         graph('Duplicates by event type', [this.byLabels(c.eventsDuplicate.emf, c.eventsDuplicate.labels)]),
@@ -287,7 +359,9 @@ export class Observability extends Construct {
         graph('Oldest pending entry (s)', [this.total(g.oldestPendingAge.emf, 'Maximum', 'oldest pending age')], 8, {
           leftAnnotations: [{ value: ALARM_THRESHOLDS.oldestPendingAgeSeconds, label: 'alarm', color: cw.Color.RED }],
         }),
-        graph('Active workers', [this.total(g.activeWorkers.emf, 'Maximum', 'workers')]),
+        // Each invocation reports 1 once, so the per-minute Sum counts the consumers that ran
+        // (Maximum would read 1 whatever the number).
+        graph('Consumer invocations (per minute)', [this.total(g.activeWorkers.emf, 'Sum', 'invocations reporting')]),
       ],
       [
         graph('Processing time per event (s)', percentiles(h.processingDuration.emf, 'processing')),

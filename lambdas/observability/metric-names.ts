@@ -52,6 +52,20 @@ export const COUNTERS = {
     help: 'Events accepted into the SQS fallback queue',
     labels: [],
   },
+  // The two kinds of failed outcome, so alarms can tell producer data from our own failures; together
+  // they count the same events as eventsFailed. Emitted by the consumer (lambdas/core).
+  deadLettersRuleViolation: {
+    prom: 'dead_letters_rule_violation_total',
+    emf: 'DeadLettersRuleViolation',
+    help: 'Failed events that broke a business rule (producer data; error_type RuleViolation)',
+    labels: ['event_type'],
+  },
+  deadLettersInfrastructure: {
+    prom: 'dead_letters_infrastructure_total',
+    emf: 'DeadLettersInfrastructure',
+    help: 'Failed events for any other reason (retries exhausted, unparsable entries, refused writes)',
+    labels: ['event_type', 'error_type'],
+  },
   deadLetterPublishFailed: {
     prom: 'dead_letter_publish_failed_total',
     emf: 'DeadLetterPublishFailed',

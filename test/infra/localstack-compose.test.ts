@@ -19,7 +19,11 @@ const compose = parse(readFileSync(new URL('../../localstack-compose.yml', impor
 const services = compose.services;
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   scripts: Record<string, string>;
+  engines: { node: string };
 };
+const deployDoc = readFileSync(new URL('../../docs/DEPLOY.md', import.meta.url), 'utf8');
+/** The last LocalStack community release (no auth token) and later than its nodejs24.x support. */
+const LOCALSTACK_VERSION = '4.14.0';
 
 const portOf = (url: string) => new URL(url).port;
 const command = (service: Service | undefined) =>
@@ -74,6 +78,28 @@ describe('localstack-compose.yml', () => {
     });
     const port = portOf(CONTEXT_DEFAULTS.localUpstashUrl);
     expect(upstash?.ports).toContain(`${port}:${port}`);
+  });
+
+  it('pins the LocalStack image to the documented tag: no `latest`, the same tag in docs/DEPLOY.md', () => {
+    const image = services.localstack?.image ?? '';
+    // `${LOCALSTACK_IMAGE:-<default>}`: the default is what a plain `docker compose up` pulls.
+    const pinned = /^\$\{LOCALSTACK_IMAGE:-([^}]+)\}$/.exec(image)?.[1] ?? image;
+    expect(pinned).toMatch(/^localstack\/localstack:\d+\.\d+\.\d+$/);
+    expect(pinned).toBe(`localstack/localstack:${LOCALSTACK_VERSION}`);
+    expect(deployDoc).toContain(`localstack/localstack:${LOCALSTACK_VERSION}`);
+    expect(services.localstack?.environment).toHaveProperty('LOCALSTACK_AUTH_TOKEN');
+  });
+
+  it("runs the endpoint services on the Node major the project's engines field asks for", () => {
+    const major = /(\d+)/.exec(packageJson.engines.node)?.[1];
+    for (const name of ['deps', 'data-api', 'upstash']) {
+      expect(services[name]?.image, name).toBe(`node:${major}-bookworm-slim`);
+    }
+  });
+
+  it('npm run deploy:local bootstraps and deploys the LocalStack target (context localstack=true)', () => {
+    const script = packageJson.scripts['deploy:local'] ?? '';
+    expect(script).toMatch(/^cdklocal bootstrap -c localstack=true && cdklocal deploy -c localstack=true\b/);
   });
 
   it('lets Lambda containers reach the endpoints through host.docker.internal', () => {

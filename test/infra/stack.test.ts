@@ -1,16 +1,20 @@
 // The EventFlow stack's specification, read from fast synths (bundling and CDK's template validation
 // skipped): functions, API, IAM scoping, data, schedule, queues, observability, outputs, variants.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { App, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../lambdas/config-keys.ts';
 import { COUNTERS, GAUGES, HISTOGRAMS } from '../../lambdas/observability/metric-names.ts';
-import { configFromContext } from '../../lib/config.ts';
+import { CONTEXT_DEFAULTS, configFromContext } from '../../lib/config.ts';
+import { DATA_API_ACTIONS } from '../../lib/database.ts';
 import { EventFlowStack } from '../../lib/eventflow-stack.ts';
+import { DEFAULT_STACK_SETTINGS } from '../../scripts/lib/cost-model.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: synthesized CloudFormation JSON is untyped by nature
 type Cfn = any;
@@ -228,6 +232,29 @@ describe('ingest API', () => {
     });
   });
 
+  it('defaults to 100 requests/s, burst 200 and 1 M requests per key per day; apiQuotaPerDay=0 drops the quota', () => {
+    synth().template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+      Throttle: { RateLimit: 100, BurstLimit: 200 },
+      Quota: { Limit: 1_000_000, Period: 'DAY' },
+    });
+    const [[, plan]] = resourcesOfType(synth({ apiQuotaPerDay: '0' }), 'AWS::ApiGateway::UsagePlan') as [[string, Cfn]];
+    expect(plan.Properties.Quota).toBeUndefined();
+    expect(plan.Properties.Throttle).toEqual({ RateLimit: 100, BurstLimit: 200 });
+  });
+
+  it("creates API Gateway's execution log group itself, with a retention, before the stage", () => {
+    const apiRef = { Ref: s.id(s.stack.ingest.api) };
+    const [logGroupId, logGroup] = resourcesOfType(s, 'AWS::Logs::LogGroup').find(([, g]) =>
+      JSON.stringify(g.Properties.LogGroupName ?? '').includes('API-Gateway-Execution-Logs_'),
+    ) as [string, Cfn];
+    expect(logGroup.Properties).toEqual({
+      LogGroupName: { 'Fn::Join': ['', ['API-Gateway-Execution-Logs_', apiRef, '/v1']] },
+      RetentionInDays: 30,
+    });
+    const [[, stage]] = resourcesOfType(s, 'AWS::ApiGateway::Stage') as [[string, Cfn]];
+    expect(stage.DependsOn).toContain(logGroupId);
+  });
+
   it('logs access as JSON, traces and records metrics on the stage', () => {
     const [[, stage]] = resourcesOfType(s, 'AWS::ApiGateway::Stage') as [[string, Cfn]];
     expect(stage.Properties.TracingEnabled).toBe(true);
@@ -287,7 +314,6 @@ describe('IAM', () => {
     for (const st of dataApi) {
       expect(st.Resource).toEqual(clusterArn);
       expect(asArray(st.Action).sort()).toEqual([
-        'rds-data:BatchExecuteStatement',
         'rds-data:BeginTransaction',
         'rds-data:CommitTransaction',
         'rds-data:ExecuteStatement',
@@ -304,6 +330,14 @@ describe('IAM', () => {
     }
   });
 
+  it('grants exactly the Data API calls the adapter makes (one action per SDK command it imports)', () => {
+    const adapter = readFileSync(new URL('../../lambdas/adapters/sql/data-api.ts', import.meta.url), 'utf8');
+    const imports = /import \{([^}]*)\} from '@aws-sdk\/client-rds-data'/.exec(adapter)?.[1] ?? '';
+    const commands = [...imports.matchAll(/\b(\w+)Command\b/g)].map((m) => m[1] as string);
+    expect(commands.length).toBeGreaterThan(0);
+    expect([...new Set(commands.map((c) => `rds-data:${c}`))].sort()).toEqual([...DATA_API_ACTIONS].sort());
+  });
+
   it('lets ingest only send to the fallback queue, and the consumer drain it and send dead letters', () => {
     const s = variants.upstash;
     const q = s.stack.queues;
@@ -313,15 +347,25 @@ describe('IAM', () => {
         .filter((st) => asArray(st.Action).includes(action))
         .flatMap((st) => asArray(st.Resource));
 
+    const sqsActions = (roleId: string, queue: IConstruct & { queueArn: string }) =>
+      statementsOfRole(s, roleId, 'sqs:')
+        .filter((st) => asArray(st.Resource).some((r) => JSON.stringify(r) === JSON.stringify(s.stack.resolve(queue.queueArn))))
+        .flatMap((st) => asArray(st.Action))
+        .sort();
+
     const ingestRole = roleOf(s.stack.ingest.handler);
     expect(sqsResources(ingestRole, 'sqs:SendMessage')).toEqual([s.stack.resolve(q.ingestFallbackQueue.queueArn)]);
+    expect(sqsActions(ingestRole, q.ingestFallbackQueue)).toEqual(['sqs:SendMessage']);
     expect(sqsResources(ingestRole, 'sqs:ReceiveMessage')).toEqual([]);
 
     const consumerRole = roleOf(s.stack.consumer.handler);
-    expect(sqsResources(consumerRole, 'sqs:ReceiveMessage')).toEqual([s.stack.resolve(q.ingestFallbackQueue.queueArn)]);
+    // Drains the fallback queue (receive, delete) and never sends to it.
+    expect(sqsActions(consumerRole, q.ingestFallbackQueue)).toEqual(['sqs:DeleteMessage', 'sqs:ReceiveMessage']);
+    expect(sqsActions(consumerRole, q.deadLetterQueue)).toEqual(['sqs:SendMessage']);
     expect(sqsResources(consumerRole, 'sqs:SendMessage')).toEqual(
       expect.arrayContaining([s.stack.resolve(q.deadLetterQueue.queueArn), s.stack.resolve(q.consumerFailureQueue.queueArn)]),
     );
+    expect(sqsResources(consumerRole, 'sqs:SendMessage')).not.toContainEqual(s.stack.resolve(q.ingestFallbackQueue.queueArn));
   });
 });
 
@@ -340,10 +384,20 @@ describe('database', () => {
       DatabaseName: 'eventflow',
     });
     s.template.hasResourceProperties('AWS::RDS::DBInstance', { DBInstanceClass: 'db.serverless', PubliclyAccessible: false });
+    // Nothing connects with an IAM database token: the Data API signs in with the cluster secret.
+    const [[, cluster]] = resourcesOfType(s, 'AWS::RDS::DBCluster') as [[string, Cfn]];
+    expect(cluster.Properties.EnableIAMDatabaseAuthentication ?? false).toBe(false);
     s.template.hasResourceProperties('AWS::SecretsManager::Secret', {
       GenerateSecretString: Match.objectLike({ GenerateStringKey: 'password' }),
     });
     s.template.hasResource('AWS::RDS::DBCluster', { DeletionPolicy: 'Delete' });
+  });
+
+  it('pins the engine version and turns automatic minor upgrades off, so the template matches the cluster', () => {
+    const s = synth();
+    s.template.hasResourceProperties('AWS::RDS::DBCluster', { EngineVersion: '17.7' });
+    const [[, writer]] = resourcesOfType(s, 'AWS::RDS::DBInstance') as [[string, Cfn]];
+    expect(writer.Properties.AutoMinorVersionUpgrade).toBe(false);
   });
 
   it('takes capacity from context and protects a retained database', () => {
@@ -383,16 +437,42 @@ describe('database', () => {
 describe('consumer schedule', () => {
   const rulesOf = (s: Synth) => resourcesOfType(s, 'AWS::Events::Rule').map(([, r]) => r.Properties);
 
-  it('scheduled mode: one rule a minute, one target, 60 s timeout, reserved concurrency = workers', () => {
+  it('reserves no concurrency by default, so an account whose limit is 10 can deploy', () => {
+    for (const context of [{}, { workers: '3' }, { consumerMode: 'continuous', workers: '7' }]) {
+      const s = synth(context);
+      expect(functionProps(s, s.stack.consumer.handler).ReservedConcurrentExecutions).toBeUndefined();
+      for (const [, fn] of resourcesOfType(s, 'AWS::Lambda::Function')) {
+        expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
+      }
+    }
+  });
+
+  it('reserves consumerReservedConcurrency when given', () => {
+    const s = synth({ consumerReservedConcurrency: '4', workers: '3' });
+    expect(functionProps(s, s.stack.consumer.handler).ReservedConcurrentExecutions).toBe(4);
+    const c = synth({ consumerMode: 'continuous', workers: '2', consumerReservedConcurrency: 4 });
+    expect(functionProps(c, c.stack.consumer.handler).ReservedConcurrentExecutions).toBe(4);
+  });
+
+  it('scheduled mode: one rule a minute by default, one target, 60 s timeout', () => {
     const s = synth({ workers: '3' });
     const rules = rulesOf(s);
     expect(rules).toHaveLength(1);
     expect(rules[0].ScheduleExpression).toBe('rate(1 minute)');
     expect(rules[0].Targets).toHaveLength(1);
-    expect(functionProps(s, s.stack.consumer.handler)).toMatchObject({ Timeout: 60, ReservedConcurrentExecutions: 3 });
+    expect(functionProps(s, s.stack.consumer.handler)).toMatchObject({ Timeout: 60 });
   });
 
-  it('continuous mode: `workers` targets in rules of at most five, ~70 s timeout, reserved concurrency 2 × workers', () => {
+  it('takes the tick interval from consumerScheduleMinutes; a tick throttled for one interval is dropped', () => {
+    const s = synth({ consumerScheduleMinutes: '5' });
+    const rules = rulesOf(s);
+    expect(rules).toHaveLength(1);
+    expect(rules[0].ScheduleExpression).toBe('rate(5 minutes)');
+    s.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumEventAgeInSeconds: 300 });
+    synth().template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumEventAgeInSeconds: 60 });
+  });
+
+  it('continuous mode: `workers` targets in rules of at most five, ~70 s timeout', () => {
     const s = synth({ consumerMode: 'continuous', workers: '7' });
     const rules = rulesOf(s);
     expect(rules.map((r) => r.Targets.length)).toEqual([5, 2]);
@@ -400,7 +480,7 @@ describe('consumer schedule', () => {
       expect(rule.ScheduleExpression).toBe('rate(1 minute)');
       for (const target of rule.Targets) expect(target.Arn).toEqual(s.stack.resolve(s.stack.consumer.handler.functionArn));
     }
-    expect(functionProps(s, s.stack.consumer.handler)).toMatchObject({ Timeout: 70, ReservedConcurrentExecutions: 14 });
+    expect(functionProps(s, s.stack.consumer.handler)).toMatchObject({ Timeout: 70 });
   });
 
   it('never retries a tick and records failed ticks in the consumer failure queue', () => {
@@ -447,13 +527,19 @@ describe('queues', () => {
 describe('observability', () => {
   const s = synth({ alarmEmail: 'ops@example.com' });
   const dashboardBody = () => JSON.stringify(resourcesOfType(s, 'AWS::CloudWatch::Dashboard')[0]?.[1].Properties.DashboardBody);
+  /** The dashboard JSON with CloudFormation references replaced by placeholders, parsed. */
+  const resolvedDashboardBody = () => {
+    const body = resourcesOfType(s, 'AWS::CloudWatch::Dashboard')[0]?.[1].Properties.DashboardBody;
+    const parts: Cfn[] = body['Fn::Join'][1];
+    return parts.map((p) => (typeof p === 'string' ? p : 'REF')).join('');
+  };
   const alarms = () => resourcesOfType(s, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
   const alarmNamed = (suffix: string) => alarms().find((a) => a.AlarmName === `EventFlow-dev-${suffix}`);
   /** The watched metric, whether CDK rendered it inline or as a one-element Metrics array (labels do that). */
   const watched = (suffix: string) => {
     const alarm = alarmNamed(suffix);
     const stat = alarm.Metrics?.length === 1 ? alarm.Metrics[0].MetricStat : undefined;
-    return stat ? { ...stat.Metric, Stat: stat.Stat, Threshold: alarm.Threshold } : alarm;
+    return stat ? { ...stat.Metric, Statistic: stat.Stat, Period: stat.Period, Threshold: alarm.Threshold } : alarm;
   };
 
   it('charts every metric the code emits, by its EMF name, in the EventFlow namespace for this service', () => {
@@ -481,24 +567,88 @@ describe('observability', () => {
     }
   });
 
-  it('alarms when the dead-letter queue is not empty', () => {
-    expect(watched('DeadLetterQueueNotEmpty')).toMatchObject({
+  it('alarms on NEW dead letters: a per-period count of messages sent, so it returns to OK after a quiet period', () => {
+    const alarm = alarmNamed('NewDeadLetters');
+    expect(alarmNamed('DeadLetterQueueNotEmpty')).toBeUndefined();
+    expect(watched('NewDeadLetters')).toMatchObject({
       Namespace: 'AWS/SQS',
-      MetricName: 'ApproximateNumberOfMessagesVisible',
+      // A counter of sends in the period (a rate), not ApproximateNumberOfMessagesVisible (a level that
+      // nothing lowers: no process deletes from this queue).
+      MetricName: 'NumberOfMessagesSent',
       Dimensions: [{ Name: 'QueueName', Value: s.stack.resolve(s.stack.queues.deadLetterQueue.queueName) }],
+      Statistic: 'Sum',
+      Period: 300,
       Threshold: 0,
+    });
+    expect(alarm).toMatchObject({
       ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+      // A period with no sends has no datapoint: counted as OK, so the alarm clears by itself.
+      TreatMissingData: 'notBreaching',
+      OKActions: [expect.anything()],
     });
   });
 
-  it('alarms on failure rate, queue lag, oldest pending age, API 5xx and consumer errors', () => {
-    const failureRate = alarmNamed('FailureRateHigh');
-    const usedMetrics = failureRate.Metrics.filter((m: Cfn) => m.MetricStat).map((m: Cfn) => m.MetricStat.Metric);
-    expect(usedMetrics.map((m: Cfn) => m.MetricName).sort()).toEqual(
-      [COUNTERS.eventsFailed.emf, COUNTERS.eventsProcessed.emf].sort(),
+  it('alarms on infrastructure failures only; rule violations (producer data) are charted, not alarmed', () => {
+    expect(alarmNamed('FailureRateHigh')).toBeUndefined();
+    const alarm = alarmNamed('InfrastructureFailureRateHigh');
+    const used = alarm.Metrics.filter((m: Cfn) => m.MetricStat).map((m: Cfn) => m.MetricStat.Metric.MetricName);
+    expect(used.sort()).toEqual(
+      [COUNTERS.deadLettersInfrastructure.emf, COUNTERS.eventsFailed.emf, COUNTERS.eventsProcessed.emf].sort(),
     );
-    for (const m of usedMetrics)
-      expect(m).toMatchObject({ Namespace: 'EventFlow', Dimensions: [{ Name: 'service', Value: 'eventflow-dev' }] });
+    expect(used).not.toContain(COUNTERS.deadLettersRuleViolation.emf);
+    for (const other of alarms()) {
+      expect(JSON.stringify(other), other.AlarmName).not.toContain(COUNTERS.deadLettersRuleViolation.emf);
+    }
+    const body = dashboardBody();
+    expect(body).toContain(COUNTERS.deadLettersRuleViolation.emf);
+    expect(body).toContain(COUNTERS.deadLettersInfrastructure.emf);
+  });
+
+  it('alarms when the consumer stops reporting: no ActiveWorkers sample counts as breaching', () => {
+    expect(watched('ConsumerHeartbeatMissing')).toMatchObject({
+      Namespace: 'EventFlow',
+      MetricName: GAUGES.activeWorkers.emf,
+      Dimensions: [{ Name: 'service', Value: 'eventflow-dev' }],
+      Statistic: 'SampleCount',
+      Period: 300,
+      Threshold: 1,
+    });
+    expect(alarmNamed('ConsumerHeartbeatMissing')).toMatchObject({
+      ComparisonOperator: 'LessThanThreshold',
+      EvaluationPeriods: 2,
+      TreatMissingData: 'breaching',
+    });
+    // Ticks every 10 minutes: each period spans two ticks.
+    const slow = synth({ consumerScheduleMinutes: '10' });
+    const heartbeat = resourcesOfType(slow, 'AWS::CloudWatch::Alarm')
+      .map(([, a]) => a.Properties)
+      .find((a) => a.AlarmName === 'EventFlow-dev-ConsumerHeartbeatMissing');
+    expect(heartbeat.Period ?? heartbeat.Metrics?.[0]?.MetricStat?.Period).toBe(1200);
+  });
+
+  it('every other alarm treats missing data as OK (no traffic is not an incident)', () => {
+    for (const alarm of alarms()) {
+      if (alarm.AlarmName === 'EventFlow-dev-ConsumerHeartbeatMissing') continue;
+      expect(alarm.TreatMissingData, alarm.AlarmName).toBe('notBreaching');
+    }
+  });
+
+  it('charts consumer invocations with Sum per minute (Maximum of a per-invocation 1 always reads 1)', () => {
+    const widgets = JSON.parse(resolvedDashboardBody()).widgets as Cfn[];
+    const lines = widgets
+      .flatMap((w) => w.properties?.metrics ?? [])
+      .filter((m: Cfn[]) => Array.isArray(m) && m.includes(GAUGES.activeWorkers.emf));
+    expect(lines).toHaveLength(1);
+    expect(lines[0].at(-1)).toMatchObject({ stat: 'Sum', period: 60 });
+  });
+
+  it('names the dashboard after the stage and the region (dashboard names are global to the account)', () => {
+    const [[, dashboard]] = resourcesOfType(s, 'AWS::CloudWatch::Dashboard') as [[string, Cfn]];
+    expect(dashboard.Properties.DashboardName).toEqual({ 'Fn::Join': ['', ['EventFlow-dev-', { Ref: 'AWS::Region' }]] });
+  });
+
+  it('alarms on queue lag, oldest pending age, API 5xx and consumer errors', () => {
     expect(watched('QueueLagHigh')).toMatchObject({
       MetricName: GAUGES.queueLag.emf,
       Namespace: 'EventFlow',
@@ -608,7 +758,7 @@ describe('LocalStack target', () => {
     ]) {
       s.template.resourceCountIs(type, 0);
     }
-    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
   });
 
   it('points the Lambdas at the local Data API and Upstash endpoints', () => {
@@ -658,14 +808,65 @@ describe('context validation', () => {
     [{ upstashSecretName: 'eventflow/upstash-secret' }, 'upstashSecretName'], // read as an ARN suffix
     [{ localstack: 'yes' }, 'localstack'],
     [{ batchSize: '5000' }, 'batchSize'],
-  ])('refuses %j and names the context key', (context, key) => {
-    expect(() => synth(context)).toThrow(new RegExp(`context "${key}"`));
+    [{ consumerReservedConcurrency: 'lots' }, 'consumerReservedConcurrency'],
+    [{ consumerReservedConcurrency: '0' }, 'consumerReservedConcurrency'],
+    [{ consumerReservedConcurrency: '1', workers: '2' }, 'consumerReservedConcurrency'], // below workers
+    [{ consumerReservedConcurrency: '3', workers: '2', consumerMode: 'continuous' }, 'consumerReservedConcurrency'],
+    [{ consumerScheduleMinutes: '0' }, 'consumerScheduleMinutes'],
+    [{ consumerScheduleMinutes: '1.5' }, 'consumerScheduleMinutes'],
+    [{ consumerScheduleMinutes: '61' }, 'consumerScheduleMinutes'],
+    [{ consumerScheduleMinutes: '5', consumerMode: 'continuous' }, 'consumerScheduleMinutes'],
+    [{ apiQuotaPerDay: '-1' }, 'apiQuotaPerDay'],
+    [{ apiRateLimit: 'fast' }, 'apiRateLimit'],
+    [{ apiBurstLimit: '50' }, 'apiBurstLimit'], // below the default rate of 100
+  ])('refuses %j with one line that names the key and how to set it', (context, key) => {
+    let message = '';
+    try {
+      synth(context);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message.split('\n')).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^context "${key}" .+: set -c ${key}=<value> or "${key}" in cdk\\.json "context" \\(docs/DEPLOY\\.md, Configuration\\)$`,
+        ),
+      ),
+    ]);
   });
 
-  it('reports every bad key at once', () => {
+  it('reports every bad key at once, one line each', () => {
     expect(() => synth({ workers: 'x', apiRateLimit: '-1', maxAcu: '0.5' })).toThrow(
       /workers[\s\S]*maxAcu[\s\S]*apiRateLimit|workers[\s\S]*apiRateLimit[\s\S]*maxAcu/,
     );
+    try {
+      synth({ workers: 'x', apiRateLimit: '-1', maxAcu: '0.5' });
+    } catch (error) {
+      expect((error as Error).message.split('\n')).toHaveLength(3);
+    }
+  });
+
+  it('`cdk synth` (bin/eventflow.ts) prints the bad key as one line and exits 1, without a stack trace', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'bin/eventflow.ts'], {
+      cwd: fileURLToPath(new URL('../../', import.meta.url)),
+      // How the CDK CLI hands `-c` values to the app.
+      env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ consumerScheduleMinutes: 'often' }) },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      'context "consumerScheduleMinutes" must be a whole number from 1 to 60 (got "often"): set -c consumerScheduleMinutes=<value> or "consumerScheduleMinutes" in cdk.json "context" (docs/DEPLOY.md, Configuration)',
+    ]);
+  });
+
+  it('documents every context key, with its default, in docs/DEPLOY.md', () => {
+    const doc = readFileSync(new URL('../../docs/DEPLOY.md', import.meta.url), 'utf8');
+    for (const [key, value] of Object.entries(CONTEXT_DEFAULTS)) {
+      const row = doc.split('\n').find((line) => line.startsWith(`| \`${key}\` |`));
+      expect(row, key).toBeDefined();
+      if (typeof value === 'number' || typeof value === 'string') expect(row, key).toContain(`\`${value}\``);
+    }
   });
 
   it('refuses combinations that cannot work', () => {
@@ -696,5 +897,31 @@ describe('context validation', () => {
     }
     const dev = synth();
     expect(resourcesOfType(dev, 'AWS::EC2::VPC').map(([, r]) => r.DeletionPolicy)).not.toContain('Retain');
+  });
+});
+
+describe('cost model (scripts/lib/cost-model.ts)', () => {
+  it("uses the template's real settings: memory, schedule, capacity, alarm metrics, dashboards, secrets, keys, tracing", () => {
+    const s = synth();
+    const settings = DEFAULT_STACK_SETTINGS;
+    for (const fn of [s.stack.ingest.handler, s.stack.consumer.handler]) {
+      expect(functionProps(s, fn)).toMatchObject({ MemorySize: settings.lambdaMemoryMb, Architectures: ['arm64'] });
+    }
+    expect(resourcesOfType(s, 'AWS::Events::Rule').map(([, r]) => r.Properties.ScheduleExpression)).toEqual([
+      `rate(${settings.consumerScheduleMinutes} minute)`,
+    ]);
+    s.template.hasResourceProperties('AWS::RDS::DBCluster', {
+      ServerlessV2ScalingConfiguration: { MinCapacity: settings.minAcu, MaxCapacity: settings.maxAcu },
+    });
+    const alarmMetrics = resourcesOfType(s, 'AWS::CloudWatch::Alarm')
+      .map(([, a]) => (a.Properties.Metrics ? a.Properties.Metrics.filter((m: Cfn) => m.MetricStat).length : 1))
+      .reduce((sum: number, n: number) => sum + n, 0);
+    expect(alarmMetrics).toBe(settings.alarmMetrics);
+    s.template.resourceCountIs('AWS::CloudWatch::Dashboard', settings.dashboards);
+    // The cluster secret is in the template; the Upstash secret is imported by name (operator-made).
+    s.template.resourceCountIs('AWS::SecretsManager::Secret', settings.secrets - 1);
+    s.template.resourceCountIs('AWS::KMS::Key', settings.kmsKeys);
+    const [[, stage]] = resourcesOfType(s, 'AWS::ApiGateway::Stage') as [[string, Cfn]];
+    expect(stage.Properties.TracingEnabled).toBe(true);
   });
 });
