@@ -123,6 +123,8 @@ describe('a database outage while consuming', () => {
     expect(after).toMatchObject({ processed: 1, failed: 1 });
     expect(await outcomeOf(sent.body.event_id)).toBe('processed');
     expect(await outcomeOf(bad.body.event_id)).toBe('failed'); // only the rule violation
+    expect(await env.pipeline.counter('dead_letters_rule_violation_total')).toBe(1);
+    expect(await env.pipeline.counter('dead_letters_infrastructure_total')).toBe(0);
     expect((await redis.xpending(env.streamKey, 'workers'))[0]).toBe(0);
   });
 
@@ -164,6 +166,8 @@ describe("a failure that may be the event's own", () => {
       id: { uuid: sent.body.event_id },
     });
     expect(failed.rows[0]).toEqual({ error_type: 'Error', error_message: 'enrichment service said no', attempts: 3 });
+    expect(await pipeline.counter('dead_letters_infrastructure_total', { error_type: 'Error' })).toBe(1);
+    expect(await pipeline.counter('dead_letters_rule_violation_total')).toBe(0);
     expect((await redis.xpending(env.streamKey, 'workers'))[0]).toBe(0);
     expect(await redis.hlen(`${env.streamKey}:errors`)).toBe(0);
   });

@@ -6,6 +6,7 @@ import type { Clock, ErrorRecord, EventStream, Logger } from '../../ports.ts';
 import { streamIdTime } from '../../stream-ids.ts';
 import { type Decision, decide, decideBatch } from './decide.ts';
 import type { BatchCounts, Delivery, DrainSettings } from './delivery.ts';
+import { RULE_VIOLATION } from './error-types.ts';
 import type { OutcomeWriter } from './write.ts';
 
 export interface BatchDeps {
@@ -107,11 +108,17 @@ export function createBatchHandler(deps: BatchDeps, settings: DrainSettings) {
           metrics.count('eventsProcessed', 1, { event_type: decision.eventType });
           ack.push(delivery);
           break;
-        case 'deadLetter':
+        case 'deadLetter': {
           counts.failed++;
-          metrics.count('eventsFailed', 1, { event_type: decision.eventType, error_type: decision.row.error_type });
+          const labels = { event_type: decision.eventType, error_type: decision.row.error_type };
+          metrics.count('eventsFailed', 1, labels);
+          // The producer's data versus everything else: only the second should page anyone.
+          if (decision.row.error_type === RULE_VIOLATION)
+            metrics.count('deadLettersRuleViolation', 1, { event_type: decision.eventType });
+          else metrics.count('deadLettersInfrastructure', 1, labels);
           ack.push(delivery);
           break;
+        }
         case 'duplicate':
           counts.duplicates++;
           metrics.count('eventsDuplicate', 1, { event_type: decision.eventType });
