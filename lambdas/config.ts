@@ -125,6 +125,21 @@ const settings = {
     unit: 'ms',
     doc: 'how often a consumer drains the fallback queue, reconciles, trims and reports gauges',
   }),
+  [ENV.backpressureMaxLag]: setting(int(0, 1_000_000_000), {
+    default: '100000',
+    unit: 'entries',
+    doc: 'ingest answers 429 with `Retry-After` while more entries than this wait undelivered (`0`: never)',
+  }),
+  [ENV.backpressureMaxAgeMs]: setting(int(0, 86_400_000), {
+    default: '600000',
+    unit: 'ms',
+    doc: 'ingest answers 429 while the oldest unacknowledged entry is older than this (`0`: never)',
+  }),
+  [ENV.backpressureStatsTtlMs]: setting(int(100, 60_000), {
+    default: '1000',
+    unit: 'ms',
+    doc: 'how long ingest reuses the stream stats the backpressure check reads (one Redis call per interval, not per request)',
+  }),
   [ENV.dlqUrl]: setting(url, {
     doc: 'SQS queue that receives a copy of every dead letter (with `event_id`, `error_type`, `attempts` attributes)',
   }),
@@ -214,6 +229,11 @@ function toConfig(v: Settings, present: Record<string, string>) {
       reconcileGraceMs: v.RECONCILE_GRACE_MS,
       reconcileIdleIntervalMs: v.RECONCILE_IDLE_INTERVAL_MS,
       maintenanceIntervalMs: v.MAINTENANCE_INTERVAL_MS,
+    },
+    backpressure: {
+      maxLag: v.BACKPRESSURE_MAX_LAG,
+      maxAgeMs: v.BACKPRESSURE_MAX_AGE_MS,
+      statsTtlMs: v.BACKPRESSURE_STATS_TTL_MS,
     },
     queues: { dlqUrl: v.DLQ_URL, fallbackUrl: v.INGEST_FALLBACK_QUEUE_URL, endpoint: v.SQS_ENDPOINT },
     adminToken: v.ADMIN_TOKEN,
