@@ -39,14 +39,35 @@ export function normalizeHeaders(headers: APIGatewayProxyEvent['headers'] | null
   return out;
 }
 
+/** The `charset` parameter of a content type, lower-cased and unquoted; undefined when absent. */
+function charsetOf(contentType: string): string | undefined {
+  for (const parameter of contentType.split(';').slice(1)) {
+    const [name = '', ...rest] = parameter.split('=');
+    if (name.trim().toLowerCase() === 'charset')
+      return rest
+        .join('=')
+        .trim()
+        .replace(/^"(.*)"$/, '$1')
+        .toLowerCase();
+  }
+  return undefined;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /**
- * Reads a JSON body: 415 unless the content type is JSON, 413 past `maxBytes`, 400 for
- * malformed JSON. Size is checked on the bytes before parsing, so a huge body costs no parse.
+ * Reads a JSON body: 415 unless the content type is JSON in UTF-8, 413 past `maxBytes`, 400 for bytes
+ * that are not UTF-8 or not JSON. Size is checked on the bytes before parsing, so a huge body costs no
+ * parse. Undecodable bytes are refused rather than replaced by U+FFFD: what is stored is what was sent.
  */
 export function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, string>, maxBytes: number): unknown {
   const contentType = headers['content-type'] ?? '';
   if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
     throw new HttpError(415, 'unsupported_media_type', 'content-type must be application/json');
+  }
+  const charset = charsetOf(contentType);
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new HttpError(415, 'unsupported_charset', `charset "${charset}" is not supported: send the body as UTF-8`);
   }
   const raw = event.body ?? '';
   const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
@@ -54,11 +75,34 @@ export function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string
     throw new HttpError(413, 'payload_too_large', `body is ${bytes.length} bytes; the limit for this route is ${maxBytes}`);
   }
   if (bytes.length === 0) throw new HttpError(400, 'malformed_json', 'body is empty; expected a JSON object');
+  let text: string;
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    text = utf8.decode(bytes);
+  } catch {
+    throw new HttpError(400, 'invalid_utf8', `body is not valid UTF-8 (first bad byte at offset ${firstInvalidUtf8(bytes)})`);
+  }
+  try {
+    return JSON.parse(text);
   } catch (error) {
     throw new HttpError(400, 'malformed_json', `body is not valid JSON: ${(error as Error).message}`);
   }
+}
+
+/** Offset of the first byte that does not start or continue a well-formed UTF-8 sequence. */
+function firstInvalidUtf8(bytes: Buffer): number {
+  // Bisect on prefixes: a prefix that decodes is valid up to its end (cut sequences aside).
+  let low = 0;
+  let high = bytes.length;
+  while (low < high) {
+    const middle = (low + high + 1) >> 1;
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, middle), { stream: true });
+      low = middle;
+    } catch {
+      high = middle - 1;
+    }
+  }
+  return low;
 }
 
 const CORRELATION_HEADERS = ['x-correlation-id', 'x-request-id'];
