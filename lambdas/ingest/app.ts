@@ -5,10 +5,19 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import * as z from 'zod/mini';
 import { eventEnvelope, isEventId, MAX_BATCH_EVENTS, MAX_EVENT_BYTES } from '../../schemas/event.ts';
 import { EventTooLargeError, EventValidationError, type IngestDeps, ingestEvents, validateEvents } from '../core/ingest.ts';
-import { checkHealth, getEventStatus, summarizeBacklog } from '../core/queries.ts';
+import { checkHealth, getEventStatus, readBacklog } from '../core/queries.ts';
 import { redriveFailed } from '../core/redrive.ts';
 import type { Logger } from '../ports.ts';
-import { correlationId, flushMetrics, HttpError, httpErrors, json, normalizeHeaders, readJsonBody } from './http.ts';
+import {
+  correlationId,
+  flushMetrics,
+  HttpError,
+  httpErrors,
+  json,
+  normalizeHeaders,
+  readJsonBody,
+  requestLogger,
+} from './http.ts';
 import { openApiDocument, SWAGGER_PAGE } from './openapi.ts';
 
 const SINGLE_BODY_BYTES = 2 * MAX_EVENT_BYTES;
@@ -16,7 +25,7 @@ const BATCH_BODY_BYTES = 1024 * 1024;
 const ADMIN_BODY_BYTES = 64 * 1024;
 
 export interface IngestAppDeps extends IngestDeps {
-  readonly logger: Logger & { appendKeys?(keys: Record<string, unknown>): void };
+  readonly logger: Logger;
   /** When set, admin routes accept `x-admin-token: <token>`; IAM-signed requests are accepted anyway. */
   readonly adminToken?: string;
 }
@@ -106,7 +115,7 @@ const getHealth: Route = async (_request, deps) => {
   return json(health.status === 'ok' ? 200 : 503, health, health.status === 'ok' ? {} : { 'retry-after': '5' });
 };
 
-const getSummary: Route = async (_request, deps) => json(200, summarizeBacklog(await deps.stream.stats(), deps.clock.now()));
+const getSummary: Route = async (_request, deps) => json(200, await readBacklog(deps.stream, deps.clock.now()));
 
 const redriveBody = z.strictObject(
   {
@@ -229,7 +238,7 @@ export function createIngestApp(deps: IngestAppDeps) {
         headers: normalizeHeaders(event.headers),
         params: { ...params, ...(event.pathParameters ?? {}) } as Record<string, string>,
       },
-      deps,
+      { ...deps, logger: requestLogger(deps.logger, event) },
     );
   };
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()

@@ -4,6 +4,7 @@ import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { Issue } from '../../schemas/event.ts';
 import { DependencyUnavailableError } from '../errors.ts';
+import { withLogKeys } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metric-names.ts';
 import type { Logger } from '../ports.ts';
 
@@ -107,22 +108,36 @@ function firstInvalidUtf8(bytes: Buffer): number {
 
 const CORRELATION_HEADERS = ['x-correlation-id', 'x-request-id'];
 
-/** Correlation id from the client or API Gateway; logged with every line and echoed back. */
-export function correlationId(
-  logger: Logger & { appendKeys?(keys: Record<string, unknown>): void },
-): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
-  let id = '';
+/**
+ * The request's correlation id: the client's header, else API Gateway's request id. Derived from the
+ * event alone, so nothing is shared between requests that run at the same time (local server).
+ */
+export function correlationIdOf(event: APIGatewayProxyEvent): string {
+  const headers = normalizeHeaders(event.headers);
+  return CORRELATION_HEADERS.map((name) => headers[name]).find(Boolean) ?? event.requestContext?.requestId ?? '';
+}
+
+/** The logger for one request: every line carries its correlation id. */
+export const requestLogger = (logger: Logger, event: APIGatewayProxyEvent): Logger =>
+  withLogKeys(logger, { correlation_id: correlationIdOf(event) });
+
+/** Echoes the correlation id on every response and logs one debug line per request. */
+export function correlationId(logger: Logger): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  const finish = (request: { event: APIGatewayProxyEvent; response?: APIGatewayProxyResult | null }) => {
+    const id = correlationIdOf(request.event);
+    if (request.response && id) request.response.headers = { ...request.response.headers, 'x-correlation-id': id };
+    requestLogger(logger, request.event).debug('request', {
+      method: request.event.httpMethod,
+      path: request.event.path,
+      status: request.response?.statusCode,
+    });
+  };
   return {
-    before: function correlationIdBefore(request) {
-      const headers = normalizeHeaders(request.event.headers);
-      id = CORRELATION_HEADERS.map((name) => headers[name]).find(Boolean) ?? request.event.requestContext?.requestId ?? '';
-      logger.appendKeys?.({ correlation_id: id });
-    },
     after: function correlationIdAfter(request) {
-      if (request.response && id) request.response.headers = { ...request.response.headers, 'x-correlation-id': id };
+      finish(request);
     },
     onError: function correlationIdOnError(request) {
-      if (request.response && id) request.response.headers = { ...request.response.headers, 'x-correlation-id': id };
+      finish(request);
     },
   };
 }
@@ -135,6 +150,7 @@ export function httpErrors(
   return {
     onError: function httpErrorsOnError(request) {
       const error = request.error;
+      const log = requestLogger(logger, request.event);
       if (error instanceof HttpError) {
         metrics.count('eventsRejected', 1, { reason: error.code });
         request.response = json(
@@ -150,7 +166,7 @@ export function httpErrors(
         return;
       }
       if (error instanceof DependencyUnavailableError) {
-        logger.warn('dependency unavailable', { dependency: error.dependency, error: error.message });
+        log.warn('dependency unavailable', { dependency: error.dependency, error: error.message });
         request.response = json(
           503,
           {
@@ -161,7 +177,7 @@ export function httpErrors(
         );
         return;
       }
-      logger.error('unhandled error', { error: error?.stack ?? String(error) });
+      log.error('unhandled error', { error: error?.stack ?? String(error) });
       request.response = json(500, { error: 'internal_error', message: 'internal error' });
     },
   };

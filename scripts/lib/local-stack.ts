@@ -10,7 +10,7 @@ import { createDrainer, type DrainSummary } from '../../lambdas/core/drain.ts';
 import { migrate } from '../../lambdas/core/migrations.ts';
 import { consumerName, createEventStream, createQueues, createSqlExecutor } from '../../lambdas/deps.ts';
 import { createIngestApp } from '../../lambdas/ingest/app.ts';
-import { createLogger } from '../../lambdas/observability/logger.ts';
+import { createLogger, redactCredentials } from '../../lambdas/observability/logger.ts';
 import { createPrometheusMetrics } from '../../lambdas/observability/prometheus-metrics.ts';
 import { type EventStream, type SqlExecutor, systemClock } from '../../lambdas/ports.ts';
 import { uuidv7 } from '../../lambdas/uuidv7.ts';
@@ -64,7 +64,7 @@ async function startLocalEndpoints(env: Record<string, string | undefined>, log:
     process.env.AWS_REGION ??= 'us-east-1';
     process.env.AWS_ACCESS_KEY_ID ??= 'local';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
-    log(`local RDS Data API endpoint: ${server.url} (over ${env[ENV.databaseUrl]})`);
+    log(`local RDS Data API endpoint: ${server.url} (over ${redactCredentials(env[ENV.databaseUrl] as string)})`);
   }
   if (env[ENV.streamDriver] === 'upstash' && !env[ENV.upstashUrl]) {
     const { startUpstashRestServer } = await import('../local-endpoints/upstash-rest.ts');
@@ -87,7 +87,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   const sql = await createSqlExecutor(config);
   const applied = await migrate(sql, loadMigrations()).catch((error: Error) => {
-    throw new LocalDependencyError(`cannot prepare the database (${describeSql(config)}): ${error.message}`);
+    throw new LocalDependencyError(redactCredentials(`cannot prepare the database (${describeSql(config)}): ${error.message}`));
   });
   if (applied.length) log(`migrations applied: ${applied.join(', ')}`);
 
@@ -98,7 +98,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   } catch {
     await Promise.all([sql.close(), stream.close(), consumerStream.close(), endpoints.close()]);
     throw new LocalDependencyError(
-      `Redis is not reachable at ${config.stream.redisUrl}: start one with \`redis-server --daemonize yes\` or set REDIS_URL`,
+      `Redis is not reachable at ${redactCredentials(config.stream.redisUrl)}: start one with \`redis-server --daemonize yes\` or set REDIS_URL`,
     );
   }
   await stream.ensureGroup();

@@ -124,3 +124,58 @@ describe('npm start without Redis', () => {
     }
   });
 });
+
+describe('npm start with credentials in its URLs', () => {
+  const password = 'pw-never-printed';
+  const withPassword = (url: string) => {
+    const parsed = new URL(url);
+    parsed.username ||= 'default';
+    parsed.password = password;
+    return parsed.toString();
+  };
+
+  it('prints no password in the banner or the data-api log line, and shows where it was masked', async () => {
+    // Arrange: trust auth and Redis's passwordless default user accept any password.
+    const db = await createTestDatabase({ migrate: false });
+    const streamKey = uniqueName('events');
+    try {
+      const run = runScript('scripts/start.ts', [], {
+        PORT: '0',
+        SQL_DRIVER: 'data-api',
+        DATABASE_URL: withPassword(db.url),
+        REDIS_URL: withPassword(TEST_REDIS_URL),
+        STREAM_KEY: streamKey,
+      });
+
+      // Act
+      await run.waitFor(/Ctrl-C stops/, 60_000);
+      await run.stop('SIGKILL');
+
+      // Assert
+      expect(run.output()).not.toContain(password);
+      expect(run.output()).toMatch(/local RDS Data API endpoint: \S+ \(over postgres:\/\/postgres:\*\*\*@/);
+      expect(run.output()).toMatch(/stream\s+ioredis redis:\/\/default:\*\*\*@127\.0\.0\.1:6379/);
+    } finally {
+      const redis = new Redis(TEST_REDIS_URL);
+      await redis.del(streamKey, `${streamKey}:errors`);
+      redis.disconnect();
+      await db.drop();
+    }
+  }, 90_000);
+
+  it('prints no password when Redis is not reachable', async () => {
+    const db = await createTestDatabase({ migrate: false });
+    try {
+      const run = runScript('scripts/start.ts', [], {
+        PORT: '0',
+        DATABASE_URL: withPassword(db.url),
+        REDIS_URL: `redis://default:${password}@127.0.0.1:1`,
+      });
+      expect(await run.exited()).toBe(1);
+      expect(run.output()).not.toContain(password);
+      expect(run.output()).toMatch(/^eventflow: Redis is not reachable at redis:\/\/default:\*\*\*@127\.0\.0\.1:1: /m);
+    } finally {
+      await db.drop();
+    }
+  });
+});
