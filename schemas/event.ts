@@ -131,6 +131,17 @@ function formatPath(path: ReadonlyArray<PropertyKey>, prefix: string): string {
   return out || '(body)';
 }
 
+/**
+ * zod issues as the API reports them: `{path, message}` with paths like "events[2].user_id", or
+ * "(body)" for the body itself. `prefix` names where the validated value sits ("events[3]").
+ */
+export function issuesOf(
+  issues: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>,
+  prefix = '',
+): Issue[] {
+  return issues.map((issue) => ({ path: formatPath(issue.path, prefix), message: issue.message }));
+}
+
 /** ISO string in UTC; a date-time without an offset is taken as UTC. Empty when it is no real instant. */
 export function toUtcIso(value: string): string {
   const hasZone = /(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$/.test(value);
@@ -149,10 +160,7 @@ export function acceptEnvelope(
   const prefix = context.pathPrefix ?? '';
   const parsed = eventEnvelope.safeParse(input);
   if (!parsed.success) {
-    return {
-      ok: false,
-      issues: parsed.error.issues.map((issue) => ({ path: formatPath(issue.path, prefix), message: issue.message })),
-    };
+    return { ok: false, issues: issuesOf(parsed.error.issues, prefix) };
   }
   const envelope = parsed.data;
   const timestamp = envelope.timestamp ? toUtcIso(envelope.timestamp) : context.receivedAt.toISOString();

@@ -1,9 +1,8 @@
-// HTTP plumbing for the ingest API as middy middlewares: body limits and JSON parsing, error →
-// response mapping, correlation ids, metrics flush. Client errors are explained; nothing else leaks.
+// HTTP plumbing for the ingest API: HttpError, JSON responses, reading a UTF-8 JSON body within a byte
+// limit, correlation ids and the metrics flush. Error mapping is error-responses.ts, not here.
 import type { MiddlewareObj } from '@middy/core';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { Issue } from '../../schemas/event.ts';
-import { DependencyUnavailableError } from '../errors.ts';
 import { withLogKeys } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metric-names.ts';
 import type { Logger } from '../ports.ts';
@@ -138,47 +137,6 @@ export function correlationId(logger: Logger): MiddlewareObj<APIGatewayProxyEven
     },
     onError: function correlationIdOnError(request) {
       finish(request);
-    },
-  };
-}
-
-/** Maps errors to responses: HttpError as itself, dependency outages to 503, anything else to a bare 500. */
-export function httpErrors(
-  logger: Logger,
-  metrics: Metrics,
-): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context> {
-  return {
-    onError: function httpErrorsOnError(request) {
-      const error = request.error;
-      const log = requestLogger(logger, request.event);
-      if (error instanceof HttpError) {
-        metrics.count('eventsRejected', 1, { reason: error.code });
-        request.response = json(
-          error.status,
-          {
-            error: error.code,
-            message: error.message,
-            ...(error.extra.issues ? { issues: error.extra.issues } : {}),
-            ...(error.extra.path ? { path: error.extra.path } : {}),
-          },
-          error.extra.headers,
-        );
-        return;
-      }
-      if (error instanceof DependencyUnavailableError) {
-        log.warn('dependency unavailable', { dependency: error.dependency, error: error.message });
-        request.response = json(
-          503,
-          {
-            error: 'service_unavailable',
-            message: `${error.dependency} is unavailable; retry later (retrying with the same event_id is safe)`,
-          },
-          { 'retry-after': '5' },
-        );
-        return;
-      }
-      log.error('unhandled error', { error: error?.stack ?? String(error) });
-      request.response = json(500, { error: 'internal_error', message: 'internal error' });
     },
   };
 }
