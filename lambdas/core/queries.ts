@@ -104,6 +104,12 @@ export interface BacklogSummary {
   readonly consumers_total: number;
   /** False before the first consumer created it, or after Redis lost its data: the first read recreates it. */
   readonly group_exists: boolean;
+  /** The original service's fields, same meanings: XLEN of the stream (acknowledged entries too, until trimmed). */
+  readonly queue_length: number;
+  /** The original's XPENDING count of the group: delivered, not yet acknowledged. */
+  readonly pending_messages: number;
+  /** When this was read (ISO 8601, UTC). */
+  readonly timestamp: string;
 }
 
 export function summarizeBacklog(stats: StreamStats, consumers: readonly ConsumerInfo[], now: Date): BacklogSummary {
@@ -118,6 +124,9 @@ export function summarizeBacklog(stats: StreamStats, consumers: readonly Consume
     consumers_live: consumers.filter((consumer) => consumer.idleMs < LIVE_CONSUMER_IDLE_MS).length,
     consumers_total: consumers.length,
     group_exists: true,
+    queue_length: stats.length,
+    pending_messages: stats.pending,
+    timestamp: now.toISOString(),
   };
 }
 
@@ -143,5 +152,8 @@ export async function readBacklog(stream: EventStream, now: Date): Promise<Backl
     consumers_live: 0,
     consumers_total: 0,
     group_exists: false,
+    queue_length: length,
+    pending_messages: 0,
+    timestamp: now.toISOString(),
   };
 }

@@ -5,7 +5,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import * as z from 'zod/mini';
 import { eventEnvelope, isEventId, MAX_BATCH_EVENTS, MAX_EVENT_BYTES } from '../../schemas/event.ts';
 import { type IngestDeps, ingestEvents, validateEvents } from '../core/ingest.ts';
-import { checkHealth, getEventStatus, readBacklog } from '../core/queries.ts';
+import { checkHealth, type DependencyHealth, getEventStatus, readBacklog } from '../core/queries.ts';
 import { redriveFailed } from '../core/redrive.ts';
 import type { Logger } from '../ports.ts';
 import { errorResponses } from './error-responses.ts';
@@ -89,9 +89,23 @@ const getEvent: Route = async ({ params }, deps) => {
   return json(200, status);
 };
 
+/** This service's version, shown by GET / and GET /health (a unit test keeps it equal to package.json's). */
+export const SERVICE_VERSION = '0.1.0';
+
+const healthWord = (dependency: DependencyHealth) => (dependency.status === 'up' ? 'healthy' : 'unhealthy');
+
 const getHealth: Route = async (_request, deps) => {
   const health = await checkHealth(deps);
-  return json(health.status === 'ok' ? 200 : 503, health, health.status === 'ok' ? {} : { 'retry-after': '5' });
+  const body = {
+    ...health,
+    // The original service's fields, with its meanings (its monitor prints `services`): `redis` is the
+    // stream; a resuming database answers no query yet, so it is unhealthy there. Our `status` keeps
+    // ok | degraded (README, "Moving from the original").
+    services: { database: healthWord(health.dependencies.database), redis: healthWord(health.dependencies.stream) },
+    timestamp: deps.clock.now().toISOString(),
+    version: SERVICE_VERSION,
+  };
+  return json(health.status === 'ok' ? 200 : 503, body, health.status === 'ok' ? {} : { 'retry-after': '5' });
 };
 
 const getSummary: Route = async (_request, deps) => json(200, await readBacklog(deps.stream, deps.clock.now()));
@@ -131,6 +145,9 @@ const postRedrive: Route = async (request, deps) => {
 const getInfo: Route = async () =>
   json(200, {
     service: 'eventflow',
+    version: SERVICE_VERSION,
+    // The original service's `status` (it answered "running" whenever it answered at all).
+    status: 'running',
     routes: Object.keys(ROUTES),
     docs: '/docs',
     openapi: '/openapi.json',

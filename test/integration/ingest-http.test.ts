@@ -1,6 +1,7 @@
 // The ingest API behind the local server, on the real Postgres and Redis: what each request gets back
 // when many run at once, slow clients, the backlog summary before any consumer ran, replay times.
 
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { Redis } from 'ioredis';
@@ -10,6 +11,7 @@ import { redriveFailed } from '../../lambdas/core/redrive.ts';
 import type { EventStream, SqlExecutor } from '../../lambdas/ports.ts';
 import { createLocalApiServer } from '../../scripts/lib/local-api-gateway.ts';
 import { type OpenAdapters, openAdapters } from '../support/adapters.ts';
+import { baseEnv, runTsx } from '../support/child-processes.ts';
 import { purchase } from '../support/events.ts';
 import { createTestPipeline } from '../support/pipeline.ts';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase, uniqueName } from '../support/services.ts';
@@ -166,5 +168,83 @@ describe('GET /events/{id} after a redrive', () => {
     expect(secondFailure).toMatchObject({ status: 'failed', replay: { count: 1, last_at: reopened.replay.last_at } });
     expect(Date.parse(secondFailure.replay.last_at)).toBeGreaterThanOrEqual(Date.parse(firstFailure.failed_at));
     expect(Date.parse(secondFailure.replay.last_at)).toBeLessThanOrEqual(Date.parse(secondFailure.failed_at));
+  });
+});
+
+describe("the original service's fields", () => {
+  it("GET /metrics/summary: queue_length is XLEN and pending_messages the group's XPENDING count; npm run monitor prints the backlog", async () => {
+    // Arrange: a backlog of five events, two of them delivered and not acknowledged.
+    const key = uniqueName('backlog');
+    const own = createIoredisStream({ url: TEST_REDIS_URL, streamKey: key, group: 'workers' });
+    await own.ensureGroup();
+    const pipeline = createTestPipeline({ sql, stream: own });
+    const server = createLocalApiServer(pipeline.app);
+    const url = await listen(server);
+    try {
+      for (let i = 0; i < 5; i++) await pipeline.call('POST', '/events', { body: purchase() });
+      await own.readNew('reader', { count: 2 });
+
+      // Act
+      const summary = await pipeline.call('GET', '/metrics/summary');
+      const monitor = await runTsx('monitor', 'scripts/monitor.ts', ['--once', '--url', url], baseEnv());
+
+      // Assert
+      const [pendingCount] = (await redis.xpending(key, 'workers')) as [number];
+      expect(summary.body).toMatchObject({
+        queue_length: await redis.xlen(key),
+        pending_messages: pendingCount,
+        stream_length: 5,
+        lag: 3,
+        pending: 2,
+        queue_depth: 5,
+        timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/),
+      });
+      expect(pendingCount).toBe(2);
+      expect(monitor.code, monitor.output).toBe(0);
+      expect(monitor.output).toMatch(
+        /length 5 {2}lag 3 {2}pending 2 {2}queue_depth 5 {2}oldest_pending \S+ s {2}consumers 1 live of 1/,
+      );
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await redis.del(key);
+      await own.close();
+    }
+  });
+
+  it('GET /health: services {database, redis} as healthy | unhealthy, timestamp and version, beside our status', async () => {
+    const pipeline = createTestPipeline({ sql, stream });
+    const health = await pipeline.call('GET', '/health');
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({
+      status: 'ok',
+      dependencies: { database: { status: 'up' }, stream: { status: 'up' } },
+      services: { database: 'healthy', redis: 'healthy' },
+      timestamp: expect.stringMatching(/Z$/),
+      version: JSON.parse(readFileSync('package.json', 'utf8')).version,
+    });
+  });
+
+  it('GET /health with Redis away: 503, redis unhealthy, database healthy', async () => {
+    const away = createIoredisStream({ url: 'redis://127.0.0.1:1', streamKey: uniqueName('away'), group: 'workers' });
+    const pipeline = createTestPipeline({ sql, stream: away });
+    try {
+      const health = await pipeline.call('GET', '/health');
+      expect(health.status).toBe(503);
+      expect(health.body).toMatchObject({ status: 'degraded', services: { database: 'healthy', redis: 'unhealthy' } });
+    } finally {
+      await away.close();
+    }
+  });
+
+  it('GET /: service, version, status "running" and docs, beside our routes', async () => {
+    const pipeline = createTestPipeline({ sql, stream });
+    const info = await pipeline.call('GET', '/');
+    expect(info.body).toMatchObject({
+      service: 'eventflow',
+      version: JSON.parse(readFileSync('package.json', 'utf8')).version,
+      status: 'running',
+      docs: '/docs',
+      routes: expect.arrayContaining(['POST /events']),
+    });
   });
 });

@@ -20,6 +20,9 @@ describe('the backlog summary', () => {
       consumers_live: 2,
       consumers_total: 3,
       group_exists: true,
+      queue_length: 10,
+      pending_messages: 2,
+      timestamp: '1970-01-01T00:01:01.000Z',
     });
   });
 });
