@@ -1,7 +1,7 @@
 // The whole pipeline on one machine: the ingest handler behind a local HTTP server, the consumer
 // handler's drain loop running continuously, local protocol endpoints when the serverless drivers are
 // chosen without real endpoints. Used by `npm start`, the HTTP-level tests and the fault suite.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
@@ -98,9 +98,10 @@ export function lockDataDir(dataDir: string): () => void {
         if (released) return;
         released = true;
         process.off('exit', release);
-        // Only our own lock: a process that took a stale one over must keep it.
-        if (readFileSync(lockPath, { encoding: 'utf8', flag: 'r' }).trim() === String(process.pid))
-          rmSync(lockPath, { force: true });
+        // Only our own lock: a process that took a stale one over must keep it. A lock someone already
+        // deleted is released as far as we are concerned (this runs at exit: it must not throw).
+        const owner = existsSync(lockPath) ? readFileSync(lockPath, 'utf8').trim() : '';
+        if (owner === String(process.pid)) rmSync(lockPath, { force: true });
       };
       process.on('exit', release);
       return release;
