@@ -226,9 +226,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const sql = await openDatabase(config, log);
     undo.push(() => sql.close());
-    const stream = await createEventStream(config);
+    // Building a stream can already reach out (Upstash credentials from Secrets Manager).
+    const openStream = (options?: { maxBlockMs: number }) =>
+      createEventStream(config, options).catch((error: unknown) => {
+        throw streamUnreachable(config, error);
+      });
+    const stream = await openStream();
     undo.push(() => stream.close());
-    const consumerStream = await createEventStream(config, { maxBlockMs: config.consumer.blockMs });
+    const consumerStream = await openStream({ maxBlockMs: config.consumer.blockMs });
     undo.push(() => consumerStream.close());
     try {
       await stream.ping();
