@@ -69,6 +69,15 @@ export interface StreamStats {
   readonly consumers: number;
 }
 
+/** One consumer of the group (XINFO CONSUMERS). */
+export interface ConsumerInfo {
+  readonly name: string;
+  /** Entries delivered to it and not yet acknowledged. */
+  readonly pending: number;
+  /** Milliseconds since it last read or claimed. */
+  readonly idleMs: number;
+}
+
 /**
  * A Redis stream with one consumer group. Stream key and group are fixed when the adapter is built.
  * Deliberately absent: blocking reads on adapters that cannot block (Upstash REST: `blockMs` is
@@ -104,7 +113,12 @@ export interface EventStream {
   ack(ids: readonly string[]): Promise<number>;
   /** XTRIM <key> MINID ~ <id>: drops entries older than id. Returns entries removed. */
   trimBefore(id: string): Promise<number>;
+  /** StreamGroupMissingError when the stream or the group does not exist (yet, or any more). */
   stats(): Promise<StreamStats>;
+  /** XLEN: 0 when the stream does not exist. Answers whether or not the group exists. */
+  length(): Promise<number>;
+  /** XINFO CONSUMERS; StreamGroupMissingError when the stream or the group does not exist. */
+  consumers(): Promise<ConsumerInfo[]>;
   /**
    * XGROUP DELCONSUMER for consumers idle longer than idleMs with nothing pending (crashed processes,
    * retired Lambda containers), except `keep`. Returns how many were removed. A live consumer that

@@ -32,31 +32,48 @@ export const isStorableText = (text: string): boolean => text.search(UNSTORABLE_
 /** The text with whatever Postgres cannot store replaced by U+FFFD. */
 export const toStorableText = (text: string): string => text.replace(UNSTORABLE_TEXT, '\uFFFD');
 
-function propertiesProblem(value: unknown, depth: number, path: string): Issue | null {
-  if (typeof value === 'string') return isStorableText(value) ? null : { path, message: UNSTORABLE_MESSAGE };
-  // JSON.parse turns 1e400 into Infinity, which JSON.stringify would silently store as null.
-  if (typeof value === 'number') return Number.isFinite(value) ? null : { path, message: 'numbers must be finite' };
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const problem = propertiesProblem(value[i], depth + 1, `${path}[${i}]`);
-      if (problem) return problem;
+const tooDeep = (path: string): Issue => ({ path, message: `nesting deeper than ${MAX_PROPERTIES_DEPTH} levels` });
+
+/**
+ * The first value inside `properties` that cannot be stored as sent, depth-first in document order.
+ * Iterative with an explicit stack, and a container's depth is checked before anything inside it is
+ * looked at: a body nested 100,000 levels deep (arrays, objects, any mix) costs one issue, not a
+ * stack overflow.
+ */
+function propertiesProblem(root: unknown): Issue | null {
+  const stack: Array<{ value: unknown; depth: number; path: string }> = [{ value: root, depth: 0, path: 'properties' }];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const { value, depth, path } = item;
+    if (typeof value === 'string') {
+      if (!isStorableText(value)) return { path, message: UNSTORABLE_MESSAGE };
+      continue;
     }
-    return depth > MAX_PROPERTIES_DEPTH ? { path, message: `nesting deeper than ${MAX_PROPERTIES_DEPTH} levels` } : null;
-  }
-  if (value === null || typeof value !== 'object') return null;
-  if (depth > MAX_PROPERTIES_DEPTH) return { path, message: `nesting deeper than ${MAX_PROPERTIES_DEPTH} levels` };
-  for (const key of Object.keys(value)) {
-    if (RESERVED_KEYS.has(key)) return { path: `${path}.${key}`, message: `key "${key}" is reserved` };
-    if (!isStorableText(key)) return { path, message: `keys ${UNSTORABLE_MESSAGE}` };
-    const problem = propertiesProblem((value as Record<string, unknown>)[key], depth + 1, `${path}.${key}`);
-    if (problem) return problem;
+    // JSON.parse turns 1e400 into Infinity, which JSON.stringify would silently store as null.
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) return { path, message: 'numbers must be finite' };
+      continue;
+    }
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > MAX_PROPERTIES_DEPTH) return tooDeep(path);
+    const children: Array<{ value: unknown; depth: number; path: string }> = [];
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) children.push({ value: value[i], depth: depth + 1, path: `${path}[${i}]` });
+    } else {
+      for (const key of Object.keys(value)) {
+        if (RESERVED_KEYS.has(key)) return { path: `${path}.${key}`, message: `key "${key}" is reserved` };
+        if (!isStorableText(key)) return { path, message: `keys ${UNSTORABLE_MESSAGE}` };
+        children.push({ value: (value as Record<string, unknown>)[key], depth: depth + 1, path: `${path}.${key}` });
+      }
+    }
+    // Reversed so the first child is popped first: issues name the first problem in document order.
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i] as (typeof children)[number]);
   }
   return null;
 }
 
 const properties = z.record(z.string(), z.unknown(), { error: 'must be a JSON object' }).check(
   z.superRefine((value, ctx) => {
-    const problem = propertiesProblem(value, 0, 'properties');
+    const problem = propertiesProblem(value);
     if (problem) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path.split('.').slice(1), input: value });
   }),
 );
@@ -114,6 +131,17 @@ function formatPath(path: ReadonlyArray<PropertyKey>, prefix: string): string {
   return out || '(body)';
 }
 
+/**
+ * zod issues as the API reports them: `{path, message}` with paths like "events[2].user_id", or
+ * "(body)" for the body itself. `prefix` names where the validated value sits ("events[3]").
+ */
+export function issuesOf(
+  issues: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>,
+  prefix = '',
+): Issue[] {
+  return issues.map((issue) => ({ path: formatPath(issue.path, prefix), message: issue.message }));
+}
+
 /** ISO string in UTC; a date-time without an offset is taken as UTC. Empty when it is no real instant. */
 export function toUtcIso(value: string): string {
   const hasZone = /(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$/.test(value);
@@ -132,10 +160,7 @@ export function acceptEnvelope(
   const prefix = context.pathPrefix ?? '';
   const parsed = eventEnvelope.safeParse(input);
   if (!parsed.success) {
-    return {
-      ok: false,
-      issues: parsed.error.issues.map((issue) => ({ path: formatPath(issue.path, prefix), message: issue.message })),
-    };
+    return { ok: false, issues: issuesOf(parsed.error.issues, prefix) };
   }
   const envelope = parsed.data;
   const timestamp = envelope.timestamp ? toUtcIso(envelope.timestamp) : context.receivedAt.toISOString();

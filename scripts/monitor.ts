@@ -22,7 +22,7 @@ const USAGE = `Usage: npm run monitor -- [options]
 
 Each line: time, overall status, database and stream health with probe latency, then the backlog:
 stream length (XLEN), lag (never delivered), pending (delivered, not acknowledged), queue_depth (lag + pending),
-the oldest pending entry's age and the number of consumers in the group.`;
+the oldest pending entry's age, and the consumers: live (read within the last 2 minutes) of all the group knows.`;
 
 interface MonitorOptions {
   readonly baseUrl: string;
@@ -74,7 +74,8 @@ interface SummaryBody {
   readonly pending?: number;
   readonly queue_depth?: number;
   readonly oldest_pending_age_seconds?: number | null;
-  readonly consumers?: number;
+  readonly consumers_live?: number;
+  readonly consumers_total?: number;
 }
 
 type Fetched<T> =
@@ -150,7 +151,7 @@ async function read(options: MonitorOptions): Promise<Reading> {
       `pending ${field(s.pending)}`,
       `queue_depth ${field(s.queue_depth)}`,
       `oldest_pending ${age(s.oldest_pending_age_seconds)}`,
-      `consumers ${field(s.consumers)}`,
+      `consumers ${field(s.consumers_live)} live of ${field(s.consumers_total)}`,
     );
   } else {
     const status = summary.status;

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 // Node 20 is still supported by the SDK releases pinned here; the deprecation notice is for upgraders.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+import { redactCredentials } from '../lambdas/observability/logger.ts';
 import { describeSql, LocalDependencyError, startLocalStack } from './lib/local-stack.ts';
 
 const USAGE = `usage: npm start [-- --api-only | --consumer-only]
@@ -34,24 +35,30 @@ try {
     api: !args['consumer-only'],
     consumer: !args['api-only'],
     onConsumerFailure: (error) => {
-      console.error(`eventflow: the consumer loop stopped (${String(error)}); exiting so a supervisor can restart it`);
+      console.error(
+        redactCredentials(`eventflow: the consumer loop stopped (${String(error)}); exiting so a supervisor can restart it`),
+      );
       process.exit(1);
     },
   });
   const { config } = stack;
   if (!stack.url) {
     console.log(
-      `EventFlow consumer running (${config.stream.driver} key "${config.stream.key}", group "${config.stream.group}", ${describeSql(config)}). Ctrl-C stops after the batch in flight.`,
+      redactCredentials(
+        `EventFlow consumer running (${config.stream.driver} key "${config.stream.key}", group "${config.stream.group}", ${describeSql(config)}). Ctrl-C stops after the batch in flight.`,
+      ),
     );
   } else
-    console.log(`EventFlow is running${args['api-only'] ? ' (API only, no consumer)' : ''}
+    console.log(
+      redactCredentials(`EventFlow is running${args['api-only'] ? ' (API only, no consumer)' : ''}
   API            ${stack.url}   (POST /events, POST /events/batch, GET /events/{id}, GET /health)
   docs           ${stack.url}/docs   ${stack.url}/openapi.json
   metrics        ${stack.url}/metrics (Prometheus)   ${stack.url}/metrics/summary
   database       ${describeSql(config)}
   stream         ${config.stream.driver} ${config.stream.driver === 'upstash' ? config.stream.upstash.url : config.stream.redisUrl}  key "${config.stream.key}", group "${config.stream.group}"
 Try: curl -XPOST ${stack.url}/events -H 'content-type: application/json' -d '{"event_type":"purchase","user_id":"u1","properties":{"amount":12.5}}'
-Ctrl-C stops (the batch in flight is finished first).`);
+Ctrl-C stops (the batch in flight is finished first).`),
+    );
   let signalled = false;
   const shutdown = async (signal: string) => {
     if (signalled) return;
@@ -66,7 +73,7 @@ Ctrl-C stops (the batch in flight is finished first).`);
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 } catch (error) {
   if (error instanceof LocalDependencyError || (error as Error).name === 'ConfigError') {
-    console.error(`eventflow: ${(error as Error).message}`);
+    console.error(redactCredentials(`eventflow: ${(error as Error).message}`));
     process.exit(1);
   }
   throw error;

@@ -1,7 +1,7 @@
 // Read-side use cases for the API: one event's status, dependency health, backlog summary.
 // Read-only: nothing here writes.
-import { DependencyUnavailableError } from '../errors.ts';
-import type { EventStream, SqlExecutor, StreamStats } from '../ports.ts';
+import { DependencyUnavailableError, StreamGroupMissingError } from '../errors.ts';
+import type { ConsumerInfo, EventStream, SqlExecutor, StreamStats } from '../ports.ts';
 import { streamIdTime } from '../stream-ids.ts';
 import { findEventStatus } from './store.ts';
 
@@ -32,7 +32,9 @@ export async function getEventStatus(sql: SqlExecutor, eventId: string): Promise
     ...(row.failed_at && status === 'failed' ? { failed_at: row.failed_at } : {}),
     ...(row.attempts !== null && status !== 'accepted' ? { attempts: row.attempts } : {}),
     ...(row.error_type && status === 'failed' ? { error: { type: row.error_type, message: row.error_message ?? '' } } : {}),
-    ...(row.replay_count ? { replay: { count: row.replay_count, last_at: row.replayed_at } } : {}),
+    // A replay that failed again clears replayed_at (it marks the dead letter as replayable again); the
+    // reopen stamped the raw row's republished_at at the same instant, so that is the replay time.
+    ...(row.replay_count ? { replay: { count: row.replay_count, last_at: row.replayed_at ?? row.republished_at } } : {}),
   };
 }
 
@@ -82,16 +84,35 @@ export async function checkHealth(deps: { sql: SqlExecutor; stream: EventStream 
   return { status: healthy ? 'ok' : 'degraded', dependencies: { database, stream } };
 }
 
+/**
+ * A consumer that read or claimed within this long is counted live. The scheduled consumer reads at
+ * least once per one-minute tick and the continuous one every BLOCK_MS, so two ticks without a read
+ * means the process or container is gone (the group keeps its name until maintenance prunes it).
+ */
+export const LIVE_CONSUMER_IDLE_MS = 120_000;
+
 export interface BacklogSummary {
   readonly stream_length: number;
+  /** Entries never delivered to the group; with no group yet, every entry in the stream. */
   readonly lag: number | null;
   readonly pending: number;
   readonly queue_depth: number;
   readonly oldest_pending_age_seconds: number | null;
-  readonly consumers: number;
+  /** Consumers that read or claimed within LIVE_CONSUMER_IDLE_MS. */
+  readonly consumers_live: number;
+  /** Consumers the group knows, dead ones included until maintenance prunes them. */
+  readonly consumers_total: number;
+  /** False before the first consumer created it, or after Redis lost its data: the first read recreates it. */
+  readonly group_exists: boolean;
+  /** The original service's fields, same meanings: XLEN of the stream (acknowledged entries too, until trimmed). */
+  readonly queue_length: number;
+  /** The original's XPENDING count of the group: delivered, not yet acknowledged. */
+  readonly pending_messages: number;
+  /** When this was read (ISO 8601, UTC). */
+  readonly timestamp: string;
 }
 
-export function summarizeBacklog(stats: StreamStats, now: Date): BacklogSummary {
+export function summarizeBacklog(stats: StreamStats, consumers: readonly ConsumerInfo[], now: Date): BacklogSummary {
   return {
     stream_length: stats.length,
     lag: stats.lag,
@@ -100,6 +121,39 @@ export function summarizeBacklog(stats: StreamStats, now: Date): BacklogSummary 
     oldest_pending_age_seconds: stats.oldestPendingId
       ? Math.max(0, (now.getTime() - streamIdTime(stats.oldestPendingId)) / 1000)
       : null,
-    consumers: stats.consumers,
+    consumers_live: consumers.filter((consumer) => consumer.idleMs < LIVE_CONSUMER_IDLE_MS).length,
+    consumers_total: consumers.length,
+    group_exists: true,
+    queue_length: stats.length,
+    pending_messages: stats.pending,
+    timestamp: now.toISOString(),
+  };
+}
+
+/**
+ * The backlog as far as Redis can tell. Without a consumer group (a fresh deploy before the first
+ * consumer run, or Redis lost its data) only the stream length is known: every entry will be
+ * delivered once a consumer recreates the group, so it all counts as lag.
+ */
+export async function readBacklog(stream: EventStream, now: Date): Promise<BacklogSummary> {
+  try {
+    const [stats, consumers] = await Promise.all([stream.stats(), stream.consumers()]);
+    return summarizeBacklog(stats, consumers, now);
+  } catch (error) {
+    if (!(error instanceof StreamGroupMissingError)) throw error;
+  }
+  const length = await stream.length();
+  return {
+    stream_length: length,
+    lag: length,
+    pending: 0,
+    queue_depth: length,
+    oldest_pending_age_seconds: null,
+    consumers_live: 0,
+    consumers_total: 0,
+    group_exists: false,
+    queue_length: length,
+    pending_messages: 0,
+    timestamp: now.toISOString(),
   };
 }

@@ -180,13 +180,15 @@ export type EventStatusRow = {
   readonly failed_at: string | null;
   readonly replay_count: number | null;
   readonly replayed_at: string | null;
+  /** When the event was last put back on the stream (a redrive's reopen, or the reconciler). */
+  readonly republished_at: string | null;
 };
 
 export async function findEventStatus(sql: SqlExecutor, eventId: string): Promise<EventStatusRow | null> {
   const result = await sql.query<EventStatusRow>(
     `SELECT r.event_id::text AS event_id, r.payload->>'event_type' AS event_type, r.received_at, r.outcome, r.outcome_at,
             p.processed_at, COALESCE(p.attempts, f.attempts) AS attempts, p.enriched_data,
-            f.error_type, f.error_message, f.failed_at, f.replay_count, f.replayed_at
+            f.error_type, f.error_message, f.failed_at, f.replay_count, f.replayed_at, r.republished_at
      FROM raw_events r
      LEFT JOIN processed_events p ON p.event_id = r.event_id
      LEFT JOIN failed_events f ON f.event_id = r.event_id

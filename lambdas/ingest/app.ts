@@ -4,19 +4,22 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { eventEnvelope, isEventId, MAX_BATCH_EVENTS, MAX_EVENT_BYTES } from '../../schemas/event.ts';
-import { EventTooLargeError, EventValidationError, type IngestDeps, ingestEvents, validateEvents } from '../core/ingest.ts';
-import { checkHealth, getEventStatus, summarizeBacklog } from '../core/queries.ts';
+import { type IngestDeps, ingestEvents, validateEvents } from '../core/ingest.ts';
+import { checkHealth, type DependencyHealth, getEventStatus, readBacklog } from '../core/queries.ts';
 import { redriveFailed } from '../core/redrive.ts';
 import type { Logger } from '../ports.ts';
-import { correlationId, flushMetrics, HttpError, httpErrors, json, normalizeHeaders, readJsonBody } from './http.ts';
+import { errorResponses } from './error-responses.ts';
+import { correlationId, flushMetrics, HttpError, json, normalizeHeaders, requestLogger } from './http.ts';
 import { openApiDocument, SWAGGER_PAGE } from './openapi.ts';
+import { parseBody } from './parse-body.ts';
+import { requireAdmin } from './require-admin.ts';
 
 const SINGLE_BODY_BYTES = 2 * MAX_EVENT_BYTES;
 const BATCH_BODY_BYTES = 1024 * 1024;
 const ADMIN_BODY_BYTES = 64 * 1024;
 
 export interface IngestAppDeps extends IngestDeps {
-  readonly logger: Logger & { appendKeys?(keys: Record<string, unknown>): void };
+  readonly logger: Logger;
   /** When set, admin routes accept `x-admin-token: <token>`; IAM-signed requests are accepted anyway. */
   readonly adminToken?: string;
 }
@@ -28,27 +31,17 @@ interface RouteRequest {
   readonly params: Record<string, string>;
 }
 
-function rethrowAsHttp(error: unknown): never {
-  if (error instanceof EventValidationError) {
-    throw new HttpError(400, 'validation_failed', 'the event does not match the contract', { issues: error.issues });
-  }
-  if (error instanceof EventTooLargeError) throw new HttpError(413, 'event_too_large', error.message, { path: error.path });
-  throw error;
+/** Validates every event (all or nothing), then stores and publishes them; core errors map in errorResponses. */
+function acceptAndStore(inputs: readonly unknown[], deps: IngestAppDeps, pathOf: (i: number) => string) {
+  return ingestEvents(validateEvents(inputs, { receivedAt: deps.clock.now(), newId: deps.newId, pathOf }), deps);
 }
 
-async function acceptAndStore(inputs: unknown[], deps: IngestAppDeps, pathOf: (i: number) => string) {
-  let validated: ReturnType<typeof validateEvents>;
-  try {
-    validated = validateEvents(inputs, { receivedAt: deps.clock.now(), newId: deps.newId, pathOf });
-  } catch (error) {
-    rethrowAsHttp(error);
-  }
-  return ingestEvents(validated, deps);
-}
+// The envelope is checked here so a bad event is a 400 before anything else; the core checks it again
+// (and fills the defaults) because that is its own promise, whoever calls it.
+const readEvent = parseBody(eventEnvelope, { maxBytes: SINGLE_BODY_BYTES, subject: 'the event' });
 
-const postEvent: Route = async ({ event, headers }, deps) => {
-  const body = readJsonBody(event, headers, SINGLE_BODY_BYTES);
-  const [result] = await acceptAndStore([body], deps, () => '');
+const postEvent: Route = async (request, deps) => {
+  const [result] = await acceptAndStore([readEvent(request)], deps, () => '');
   if (!result) throw new Error('ingest returned no result');
   if (result.status === 'conflict') {
     throw new HttpError(409, 'event_id_conflict', `${result.event_id}: ${result.message}`);
@@ -75,16 +68,11 @@ const batchBody = z.strictObject(
   },
 );
 
-const postBatch: Route = async ({ event, headers }, deps) => {
-  const parsed = batchBody.safeParse(readJsonBody(event, headers, BATCH_BODY_BYTES));
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue) => ({
-      path: issue.path.map(String).join('.') || '(body)',
-      message: issue.message,
-    }));
-    throw new HttpError(400, 'validation_failed', 'the batch does not match the contract', { issues });
-  }
-  const results = await acceptAndStore(parsed.data.events, deps, (i) => `events[${i}]`);
+const readBatch = parseBody(batchBody, { maxBytes: BATCH_BODY_BYTES, subject: 'the batch' });
+
+const postBatch: Route = async (request, deps) => {
+  const { events } = readBatch(request);
+  const results = await acceptAndStore(events, deps, (i) => `events[${i}]`);
   const accepted = results.filter((r) => r.status === 'accepted').length;
   return json(accepted === results.length ? 202 : 207, { accepted, rejected: results.length - accepted, results });
 };
@@ -101,12 +89,26 @@ const getEvent: Route = async ({ params }, deps) => {
   return json(200, status);
 };
 
+/** This service's version, shown by GET / and GET /health (a unit test keeps it equal to package.json's). */
+export const SERVICE_VERSION = '0.1.0';
+
+const healthWord = (dependency: DependencyHealth) => (dependency.status === 'up' ? 'healthy' : 'unhealthy');
+
 const getHealth: Route = async (_request, deps) => {
   const health = await checkHealth(deps);
-  return json(health.status === 'ok' ? 200 : 503, health, health.status === 'ok' ? {} : { 'retry-after': '5' });
+  const body = {
+    ...health,
+    // The original service's fields, with its meanings (its monitor prints `services`): `redis` is the
+    // stream; a resuming database answers no query yet, so it is unhealthy there. Our `status` keeps
+    // ok | degraded (README, "Moving from the original").
+    services: { database: healthWord(health.dependencies.database), redis: healthWord(health.dependencies.stream) },
+    timestamp: deps.clock.now().toISOString(),
+    version: SERVICE_VERSION,
+  };
+  return json(health.status === 'ok' ? 200 : 503, body, health.status === 'ok' ? {} : { 'retry-after': '5' });
 };
 
-const getSummary: Route = async (_request, deps) => json(200, summarizeBacklog(await deps.stream.stats(), deps.clock.now()));
+const getSummary: Route = async (_request, deps) => json(200, await readBacklog(deps.stream, deps.clock.now()));
 
 const redriveBody = z.strictObject(
   {
@@ -121,20 +123,11 @@ const redriveBody = z.strictObject(
   },
 );
 
-const postRedrive: Route = async ({ event, headers }, deps) => {
-  const signedByIam = Boolean(event.requestContext?.identity?.userArn);
-  if (!signedByIam && !(deps.adminToken && headers['x-admin-token'] === deps.adminToken)) {
-    throw new HttpError(403, 'forbidden', 'admin routes need an IAM-signed request or a valid x-admin-token');
-  }
-  const parsed = redriveBody.safeParse(readJsonBody(event, headers, ADMIN_BODY_BYTES));
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue) => ({
-      path: issue.path.map(String).join('.') || '(body)',
-      message: issue.message,
-    }));
-    throw new HttpError(400, 'validation_failed', 'the redrive request does not match the contract', { issues });
-  }
-  const body = parsed.data;
+const readRedrive = parseBody(redriveBody, { maxBytes: ADMIN_BODY_BYTES, subject: 'the redrive request' });
+
+/** Admin only: requireAdmin (in the chain) has refused anyone else before this runs. */
+const postRedrive: Route = async (request, deps) => {
+  const body = readRedrive(request);
   if (!body.event_ids && !body.error_type && !body.all) {
     throw new HttpError(400, 'validation_failed', 'say which failed events to redrive', {
       issues: [{ path: '(body)', message: 'give event_ids, error_type or all: true' }],
@@ -152,6 +145,9 @@ const postRedrive: Route = async ({ event, headers }, deps) => {
 const getInfo: Route = async () =>
   json(200, {
     service: 'eventflow',
+    version: SERVICE_VERSION,
+    // The original service's `status` (it answered "running" whenever it answered at all).
+    status: 'running',
     routes: Object.keys(ROUTES),
     docs: '/docs',
     openapi: '/openapi.json',
@@ -229,12 +225,15 @@ export function createIngestApp(deps: IngestAppDeps) {
         headers: normalizeHeaders(event.headers),
         params: { ...params, ...(event.pathParameters ?? {}) } as Record<string, string>,
       },
-      deps,
+      { ...deps, logger: requestLogger(deps.logger, event) },
     );
   };
+  // onError hooks run in reverse: requireAdmin logs its refusal, errorResponses answers, metrics are
+  // flushed, the correlation id is put on whatever response was made.
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
     .use(correlationId(deps.logger))
     .use(flushMetrics(deps.metrics))
-    .use(httpErrors(deps.logger, deps.metrics))
+    .use(errorResponses({ logger: deps.logger, metrics: deps.metrics }))
+    .use(requireAdmin({ token: deps.adminToken, logger: deps.logger }))
     .handler(dispatch);
 }

@@ -1,9 +1,9 @@
-// HTTP plumbing for the ingest API as middy middlewares: body limits and JSON parsing, error →
-// response mapping, correlation ids, metrics flush. Client errors are explained; nothing else leaks.
+// HTTP plumbing for the ingest API: HttpError, JSON responses, reading a UTF-8 JSON body within a byte
+// limit, correlation ids and the metrics flush. Error mapping is error-responses.ts, not here.
 import type { MiddlewareObj } from '@middy/core';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { Issue } from '../../schemas/event.ts';
-import { DependencyUnavailableError } from '../errors.ts';
+import { withLogKeys } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metric-names.ts';
 import type { Logger } from '../ports.ts';
 
@@ -39,14 +39,35 @@ export function normalizeHeaders(headers: APIGatewayProxyEvent['headers'] | null
   return out;
 }
 
+/** The `charset` parameter of a content type, lower-cased and unquoted; undefined when absent. */
+function charsetOf(contentType: string): string | undefined {
+  for (const parameter of contentType.split(';').slice(1)) {
+    const [name = '', ...rest] = parameter.split('=');
+    if (name.trim().toLowerCase() === 'charset')
+      return rest
+        .join('=')
+        .trim()
+        .replace(/^"(.*)"$/, '$1')
+        .toLowerCase();
+  }
+  return undefined;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /**
- * Reads a JSON body: 415 unless the content type is JSON, 413 past `maxBytes`, 400 for
- * malformed JSON. Size is checked on the bytes before parsing, so a huge body costs no parse.
+ * Reads a JSON body: 415 unless the content type is JSON in UTF-8, 413 past `maxBytes`, 400 for bytes
+ * that are not UTF-8 or not JSON. Size is checked on the bytes before parsing, so a huge body costs no
+ * parse. Undecodable bytes are refused rather than replaced by U+FFFD: what is stored is what was sent.
  */
 export function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, string>, maxBytes: number): unknown {
   const contentType = headers['content-type'] ?? '';
   if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
     throw new HttpError(415, 'unsupported_media_type', 'content-type must be application/json');
+  }
+  const charset = charsetOf(contentType);
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new HttpError(415, 'unsupported_charset', `charset "${charset}" is not supported: send the body as UTF-8`);
   }
   const raw = event.body ?? '';
   const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
@@ -54,71 +75,68 @@ export function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string
     throw new HttpError(413, 'payload_too_large', `body is ${bytes.length} bytes; the limit for this route is ${maxBytes}`);
   }
   if (bytes.length === 0) throw new HttpError(400, 'malformed_json', 'body is empty; expected a JSON object');
+  let text: string;
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    text = utf8.decode(bytes);
+  } catch {
+    throw new HttpError(400, 'invalid_utf8', `body is not valid UTF-8 (first bad byte at offset ${firstInvalidUtf8(bytes)})`);
+  }
+  try {
+    return JSON.parse(text);
   } catch (error) {
     throw new HttpError(400, 'malformed_json', `body is not valid JSON: ${(error as Error).message}`);
   }
 }
 
-const CORRELATION_HEADERS = ['x-correlation-id', 'x-request-id'];
-
-/** Correlation id from the client or API Gateway; logged with every line and echoed back. */
-export function correlationId(
-  logger: Logger & { appendKeys?(keys: Record<string, unknown>): void },
-): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
-  let id = '';
-  return {
-    before: function correlationIdBefore(request) {
-      const headers = normalizeHeaders(request.event.headers);
-      id = CORRELATION_HEADERS.map((name) => headers[name]).find(Boolean) ?? request.event.requestContext?.requestId ?? '';
-      logger.appendKeys?.({ correlation_id: id });
-    },
-    after: function correlationIdAfter(request) {
-      if (request.response && id) request.response.headers = { ...request.response.headers, 'x-correlation-id': id };
-    },
-    onError: function correlationIdOnError(request) {
-      if (request.response && id) request.response.headers = { ...request.response.headers, 'x-correlation-id': id };
-    },
-  };
+/** Offset of the first byte that does not start or continue a well-formed UTF-8 sequence. */
+function firstInvalidUtf8(bytes: Buffer): number {
+  // Bisect on prefixes: a prefix that decodes is valid up to its end (cut sequences aside).
+  let low = 0;
+  let high = bytes.length;
+  while (low < high) {
+    const middle = (low + high + 1) >> 1;
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, middle), { stream: true });
+      low = middle;
+    } catch {
+      high = middle - 1;
+    }
+  }
+  return low;
 }
 
-/** Maps errors to responses: HttpError as itself, dependency outages to 503, anything else to a bare 500. */
-export function httpErrors(
-  logger: Logger,
-  metrics: Metrics,
-): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context> {
+const CORRELATION_HEADERS = ['x-correlation-id', 'x-request-id'];
+
+/**
+ * The request's correlation id: the client's header, else API Gateway's request id. Derived from the
+ * event alone, so nothing is shared between requests that run at the same time (local server).
+ */
+export function correlationIdOf(event: APIGatewayProxyEvent): string {
+  const headers = normalizeHeaders(event.headers);
+  return CORRELATION_HEADERS.map((name) => headers[name]).find(Boolean) ?? event.requestContext?.requestId ?? '';
+}
+
+/** The logger for one request: every line carries its correlation id. */
+export const requestLogger = (logger: Logger, event: APIGatewayProxyEvent): Logger =>
+  withLogKeys(logger, { correlation_id: correlationIdOf(event) });
+
+/** Echoes the correlation id on every response and logs one debug line per request. */
+export function correlationId(logger: Logger): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  const finish = (request: { event: APIGatewayProxyEvent; response?: APIGatewayProxyResult | null }) => {
+    const id = correlationIdOf(request.event);
+    if (request.response && id) request.response.headers = { ...request.response.headers, 'x-correlation-id': id };
+    requestLogger(logger, request.event).debug('request', {
+      method: request.event.httpMethod,
+      path: request.event.path,
+      status: request.response?.statusCode,
+    });
+  };
   return {
-    onError: function httpErrorsOnError(request) {
-      const error = request.error;
-      if (error instanceof HttpError) {
-        metrics.count('eventsRejected', 1, { reason: error.code });
-        request.response = json(
-          error.status,
-          {
-            error: error.code,
-            message: error.message,
-            ...(error.extra.issues ? { issues: error.extra.issues } : {}),
-            ...(error.extra.path ? { path: error.extra.path } : {}),
-          },
-          error.extra.headers,
-        );
-        return;
-      }
-      if (error instanceof DependencyUnavailableError) {
-        logger.warn('dependency unavailable', { dependency: error.dependency, error: error.message });
-        request.response = json(
-          503,
-          {
-            error: 'service_unavailable',
-            message: `${error.dependency} is unavailable; retry later (retrying with the same event_id is safe)`,
-          },
-          { 'retry-after': '5' },
-        );
-        return;
-      }
-      logger.error('unhandled error', { error: error?.stack ?? String(error) });
-      request.response = json(500, { error: 'internal_error', message: 'internal error' });
+    after: function correlationIdAfter(request) {
+      finish(request);
+    },
+    onError: function correlationIdOnError(request) {
+      finish(request);
     },
   };
 }

@@ -38,6 +38,30 @@ export function createLogger(options: LoggerOptions): Logger & PowertoolsLogger 
   return logger as Logger & PowertoolsLogger;
 }
 
+/**
+ * A logger that adds `keys` to every entry it writes, leaving `logger` as it was. Per-request context
+ * (the correlation id) goes through this, never through Powertools' `appendKeys`: that mutates the one
+ * shared logger, so concurrent requests on the local server would log each other's ids.
+ */
+export function withLogKeys(logger: Logger, keys: Readonly<Record<string, unknown>>): Logger {
+  const bind = (level: keyof Logger) =>
+    function logWithKeys(message: string, extra?: Record<string, unknown>): void {
+      logger[level](message, { ...keys, ...extra });
+    };
+  return { debug: bind('debug'), info: bind('info'), warn: bind('warn'), error: bind('error') };
+}
+
+/**
+ * `text` with the credentials of every URL in it masked: the password of `scheme://user:password@host`
+ * and `password=`/`token=` query parameters become `***`. The one helper for anything that may print a
+ * connection string (start-up banner, start-up errors, logs): DATABASE_URL and REDIS_URL carry secrets.
+ */
+export function redactCredentials(text: string): string {
+  return text
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*):[^\s/?#@]*@/gi, '$1:***@')
+    .replace(/([?&](?:password|pass|pwd|token|secret|api[_-]?key)=)[^&#\s]*/gi, '$1***');
+}
+
 export type LogEntryLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface LogEntry {

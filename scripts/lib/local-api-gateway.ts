@@ -88,32 +88,53 @@ async function readBody(request: IncomingMessage): Promise<Buffer | null> {
   return Buffer.concat(chunks);
 }
 
+export interface LocalApiServerOptions {
+  /** Whole request, headers and body, must arrive within this (API Gateway allows 30 s). */
+  readonly requestTimeoutMs?: number;
+  /** Headers must arrive within this. */
+  readonly headersTimeoutMs?: number;
+}
+
 /**
  * An HTTP server that sends every request through `handler`, except paths in `extraRoutes`
- * (local-only endpoints such as Prometheus /metrics).
+ * (local-only endpoints such as Prometheus /metrics). A client that sends its headers or body too
+ * slowly is cut off with a 408 rather than holding a connection for Node's default 300 s.
  */
 export function createLocalApiServer(
   handler: ProxyHandler,
   extraRoutes: Record<string, (response: ServerResponse) => Promise<void>> = {},
+  options: LocalApiServerOptions = {},
 ): Server {
-  return createServer(async (request, response) => {
-    try {
-      const extra = extraRoutes[`${request.method} ${new URL(request.url ?? '/', 'http://localhost').pathname}`];
-      if (extra) return await extra(response);
-      const body = await readBody(request);
-      if (body === null) {
-        response.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
-        response.end(JSON.stringify({ error: 'payload_too_large', message: `body over ${MAX_REQUEST_BYTES} bytes` }));
-        request.destroy();
-        return;
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
+  const headersTimeout = Math.min(options.headersTimeoutMs ?? 10_000, requestTimeout);
+  return createServer(
+    {
+      requestTimeout,
+      headersTimeout,
+      // How often Node looks for requests past those limits (default 30 s, longer than the limits here).
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 2))),
+    },
+    async (request, response) => {
+      try {
+        const extra = extraRoutes[`${request.method} ${new URL(request.url ?? '/', 'http://localhost').pathname}`];
+        if (extra) return await extra(response);
+        const body = await readBody(request);
+        if (body === null) {
+          response.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+          response.end(JSON.stringify({ error: 'payload_too_large', message: `body over ${MAX_REQUEST_BYTES} bytes` }));
+          request.destroy();
+          return;
+        }
+        const result = await handler(toApiGatewayEvent(request, body), localContext('eventflow-ingest'));
+        response.writeHead(result.statusCode, result.headers as Record<string, string>);
+        response.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+      } catch (error) {
+        // A request cut off by the timeouts ends its body stream with an error: the socket is gone already.
+        if (response.headersSent || request.destroyed) return;
+        response.writeHead(500, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ error: 'internal_error', message: 'internal error' }));
+        console.error('local API server: unhandled error', error);
       }
-      const result = await handler(toApiGatewayEvent(request, body), localContext('eventflow-ingest'));
-      response.writeHead(result.statusCode, result.headers as Record<string, string>);
-      response.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
-    } catch (error) {
-      response.writeHead(500, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ error: 'internal_error', message: 'internal error' }));
-      console.error('local API server: unhandled error', error);
-    }
-  });
+    },
+  );
 }

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { ENV } from '../../lambdas/config-keys.ts';
+import { redactCredentials } from '../../lambdas/observability/logger.ts';
 import { toPositional } from '../../lambdas/sql-text.ts';
 import { listen } from './listen.ts';
 
@@ -422,7 +423,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     host: process.env.DATA_API_LOCAL_HOST ?? '127.0.0.1',
   });
   const database = new URL(databaseUrl).pathname.slice(1);
-  console.log(`RDS Data API (local) on ${server.url}, over ${databaseUrl.replace(/\/\/[^@/]*@/, '//')}`);
+  console.log(`RDS Data API (local) on ${server.url}, over ${redactCredentials(databaseUrl)}`);
   console.log('Point the pipeline at it with any ARN-shaped values (they are not checked):');
   console.log(`  ${ENV.sqlDriver}=data-api`);
   console.log(`  ${ENV.rdsDataEndpoint}=${server.url}`);

@@ -358,6 +358,30 @@ function describeEventStreamConformance(adapter: AdapterUnderTest): void {
     });
   });
 
+  describe('length and consumers (the backlog summary)', () => {
+    it('before the stream exists: length 0, and stats and consumers say the group is missing', async () => {
+      expect(await stream.length()).toBe(0);
+      await expect(stream.stats()).rejects.toBeInstanceOf(StreamGroupMissingError);
+      await expect(stream.consumers()).rejects.toBeInstanceOf(StreamGroupMissingError);
+    });
+
+    it('with entries but no group yet: the length, and the group is missing', async () => {
+      await stream.add(['a', 'b']);
+      expect(await stream.length()).toBe(2);
+      await expect(stream.stats()).rejects.toBeInstanceOf(StreamGroupMissingError);
+      await expect(stream.consumers()).rejects.toBeInstanceOf(StreamGroupMissingError);
+    });
+
+    it('lists each consumer with its pending count and idle time', async () => {
+      await stream.ensureGroup();
+      await stream.add(['a', 'b']);
+      await stream.readNew('c1', { count: 1 });
+      const consumers = await stream.consumers();
+      expect(consumers).toEqual([{ name: 'c1', pending: 1, idleMs: expect.any(Number) }]);
+      expect(consumers[0]?.idleMs).toBeGreaterThanOrEqual(0);
+    });
+  });
+
   describe('trimBefore', () => {
     it('drops only entries older than the given id and returns how many it dropped', async () => {
       await stream.ensureGroup();

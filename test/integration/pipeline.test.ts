@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redriveFailed } from '../../lambdas/core/redrive.ts';
 import type { EventStream, SqlExecutor } from '../../lambdas/ports.ts';
 import { COMBINATIONS, type OpenAdapters, openAdapters } from '../support/adapters.ts';
-import { purchase } from '../support/events.ts';
+import { apiRequest, lambdaContext, purchase } from '../support/events.ts';
 import { createTestPipeline } from '../support/pipeline.ts';
 import { countRows, createTestDatabase, TEST_REDIS_URL, type TestDatabase, uniqueName } from '../support/services.ts';
 
@@ -411,6 +411,115 @@ describe.each(COMBINATIONS)('pipeline over %s', (combination) => {
         }),
         { numRuns: 150 },
       );
+    });
+
+    describe('hostile encodings and nesting (fuzzed): never a 5xx, nothing stored', () => {
+      const routes = fc.constantFrom('/events', '/events/batch');
+      /** POSTs raw bytes, base64-encoded as API Gateway passes binary bodies, or as a plain string. */
+      async function postBytes(path: string, bytes: Buffer, options: { contentType?: string; base64?: boolean } = {}) {
+        const event = apiRequest('POST', path, { headers: { 'Content-Type': options.contentType ?? 'application/json' } });
+        const base64 = options.base64 ?? true;
+        const response = await pipeline.app(
+          { ...event, body: base64 ? bytes.toString('base64') : bytes.toString('utf8'), isBase64Encoded: base64 },
+          lambdaContext(),
+        );
+        return { status: response.statusCode, body: JSON.parse(response.body) as Record<string, unknown> };
+      }
+      /** One event as the route expects it: alone, or as the only member of a batch. */
+      const wrap = (path: string, eventJson: string) => (path === '/events' ? eventJson : `{"events":[${eventJson}]}`);
+
+      /** `depth` levels of arrays and objects, cycling through `shape`, around a leaf. */
+      function nested(depth: number, shape: ReadonlyArray<'array' | 'object'>): string {
+        const open: string[] = [];
+        const close: string[] = [];
+        for (let level = 0; level < depth; level++) {
+          const kind = shape[level % shape.length];
+          open.push(kind === 'array' ? '[' : '{"k":');
+          close.push(kind === 'array' ? ']' : '}');
+        }
+        return `${open.join('')}1${close.reverse().join('')}`;
+      }
+      const depths = fc.oneof(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 20, max: 10_000 }), fc.constant(100_000));
+      const shapes = fc.oneof(
+        fc.constant(['array'] as const),
+        fc.constant(['object'] as const),
+        fc.array(fc.constantFrom('array' as const, 'object' as const), { minLength: 2, maxLength: 5 }),
+      );
+
+      it('deep arrays, deep objects and any mix up to 100,000 levels: 400 or 413, never a 5xx', async () => {
+        await fc.assert(
+          fc.asyncProperty(routes, depths, shapes, fc.boolean(), async (path, depth, shape, inProperties) => {
+            const deep = nested(depth, shape);
+            const eventJson = inProperties ? `{"event_type":"custom","properties":{"p":${deep}}}` : deep;
+            const before = await countRows(sql, 'raw_events');
+            const response = await postBytes(path, Buffer.from(wrap(path, eventJson)));
+            // Shallow enough (properties.p at depth 1, so 8 levels inside it) is a valid event.
+            const valid = inProperties && depth <= 8;
+            expect(valid ? [202] : [400, 413]).toContain(response.status);
+            if (!valid) expect(await countRows(sql, 'raw_events')).toBe(before);
+          }),
+          { numRuns: 60 },
+        );
+      });
+
+      const invalidSequences = fc.constantFrom(
+        [0xff],
+        [0xc0, 0x80], // overlong encoding of NUL
+        [0xed, 0xa0, 0x80], // a UTF-16 surrogate encoded as UTF-8
+        [0x80], // a continuation byte with no lead
+        [0xe2, 0x82], // a sequence cut short
+        [0xf4, 0x90, 0x80, 0x80], // past U+10FFFF
+        [0xfe, 0xfe, 0xff, 0xff],
+      );
+
+      it('invalid UTF-8 anywhere in the body: 400 invalid_utf8 naming the offset, nothing stored', async () => {
+        await fc.assert(
+          fc.asyncProperty(
+            routes,
+            invalidSequences,
+            fc.string({ maxLength: 40 }),
+            fc.nat(),
+            async (path, sequence, note, where) => {
+              const valid = Buffer.from(wrap(path, JSON.stringify(purchase({ properties: { amount: 1, note } }))));
+              const at = where % (valid.length + 1);
+              const bytes = Buffer.concat([valid.subarray(0, at), Buffer.from(sequence), valid.subarray(at)]);
+              const before = await countRows(sql, 'raw_events');
+              const response = await postBytes(path, bytes);
+              expect(response.status).toBe(400);
+              expect(response.body).toMatchObject({
+                error: 'invalid_utf8',
+                message: expect.stringMatching(/not valid UTF-8.*offset \d+/),
+              });
+              expect(await countRows(sql, 'raw_events')).toBe(before);
+            },
+          ),
+          { numRuns: 60 },
+        );
+      });
+
+      it('a charset other than UTF-8: 415 naming it, nothing stored; utf-8 in any spelling is accepted', async () => {
+        const charsets = fc.oneof(
+          fc.constantFrom('iso-8859-1', 'latin1', 'utf-16', 'UTF-16LE', 'windows-1252', 'us-ascii', 'Shift_JIS', '"koi8-r"'),
+          fc.stringMatching(/^[A-Za-z0-9_.:+-]{1,20}$/),
+          fc.constantFrom('utf-8', 'UTF-8', 'utf8', '"utf-8"'),
+        );
+        await fc.assert(
+          fc.asyncProperty(routes, charsets, fc.boolean(), async (path, charset, base64) => {
+            const bytes = Buffer.from(wrap(path, JSON.stringify(purchase())));
+            const before = await countRows(sql, 'raw_events');
+            const response = await postBytes(path, bytes, { contentType: `application/json; charset=${charset}`, base64 });
+            const name = charset.replace(/^"(.*)"$/, '$1').toLowerCase();
+            if (name === 'utf-8' || name === 'utf8') {
+              expect(response.status).toBe(202);
+              return;
+            }
+            expect(response.status).toBe(415);
+            expect(response.body).toMatchObject({ error: 'unsupported_charset', message: expect.stringContaining(`"${name}"`) });
+            expect(await countRows(sql, 'raw_events')).toBe(before);
+          }),
+          { numRuns: 60 },
+        );
+      });
     });
 
     it('a reserved key does not pollute Object.prototype', async () => {

@@ -1,5 +1,10 @@
 // `npm start` as a user runs it: a real process, real HTTP requests, Ctrl-C. On the local adapters
 // and on the production combination (the runner starts the local Data API and Upstash endpoints itself).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type RunningProcess, runScript } from '../support/processes.ts';
@@ -123,4 +128,144 @@ describe('npm start without Redis', () => {
       await db.drop();
     }
   });
+});
+
+describe('npm start with credentials in its URLs', () => {
+  const password = 'pw-never-printed';
+  const withPassword = (url: string) => {
+    const parsed = new URL(url);
+    parsed.username ||= 'default';
+    parsed.password = password;
+    return parsed.toString();
+  };
+
+  it('prints no password in the banner or the data-api log line, and shows where it was masked', async () => {
+    // Arrange: trust auth and Redis's passwordless default user accept any password.
+    const db = await createTestDatabase({ migrate: false });
+    const streamKey = uniqueName('events');
+    try {
+      const run = runScript('scripts/start.ts', [], {
+        PORT: '0',
+        SQL_DRIVER: 'data-api',
+        DATABASE_URL: withPassword(db.url),
+        REDIS_URL: withPassword(TEST_REDIS_URL),
+        STREAM_KEY: streamKey,
+      });
+
+      // Act
+      await run.waitFor(/Ctrl-C stops/, 60_000);
+      await run.stop('SIGKILL');
+
+      // Assert
+      expect(run.output()).not.toContain(password);
+      expect(run.output()).toMatch(/local RDS Data API endpoint: \S+ \(over postgres:\/\/postgres:\*\*\*@/);
+      expect(run.output()).toMatch(/stream\s+ioredis redis:\/\/default:\*\*\*@127\.0\.0\.1:6379/);
+    } finally {
+      const redis = new Redis(TEST_REDIS_URL);
+      await redis.del(streamKey, `${streamKey}:errors`);
+      redis.disconnect();
+      await db.drop();
+    }
+  }, 90_000);
+
+  it('prints no password when Redis is not reachable', async () => {
+    const db = await createTestDatabase({ migrate: false });
+    try {
+      const run = runScript('scripts/start.ts', [], {
+        PORT: '0',
+        DATABASE_URL: withPassword(db.url),
+        REDIS_URL: `redis://default:${password}@127.0.0.1:1`,
+      });
+      expect(await run.exited()).toBe(1);
+      expect(run.output()).not.toContain(password);
+      expect(run.output()).toMatch(/^eventflow: Redis is not reachable at redis:\/\/default:\*\*\*@127\.0\.0\.1:1: /m);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe('npm start on the embedded database', () => {
+  it('refuses a second process on the same data folder with one line, and takes a stale lock over', async () => {
+    // Arrange: a lock left by a process that is gone (as after a SIGKILL).
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'ef-pglite-')), 'pglite');
+    const gone = spawnSync(process.execPath, ['-e', '']);
+    writeFileSync(`${dataDir}.lock`, `${gone.pid}\n`);
+    const streamKey = uniqueName('events');
+    const env = { SQL_DRIVER: 'pglite', PGLITE_DIR: dataDir, REDIS_URL: TEST_REDIS_URL, STREAM_KEY: streamKey };
+    const first = runScript('scripts/start.ts', [], { ...env, PORT: '0' });
+    try {
+      await first.waitFor(/EventFlow is running/, 90_000);
+      expect(readFileSync(`${dataDir}.lock`, 'utf8').trim()).toBe(String(first.child.pid));
+
+      // Act: a second API and a consumer-only process on the same folder.
+      const second = runScript('scripts/start.ts', [], { ...env, PORT: '0' });
+      const consumerOnly = runScript('scripts/start.ts', ['--consumer-only'], env);
+
+      // Assert
+      for (const refused of [second, consumerOnly]) {
+        expect(await refused.exited()).toBe(1);
+        expect(refused.output().trim()).toMatch(
+          new RegExp(
+            `^eventflow: the embedded database in ${dataDir} is in use by another EventFlow process \\(pid ${first.child.pid}\\);.*DATABASE_URL`,
+          ),
+        );
+        expect(refused.output().trim().split('\n')).toHaveLength(1);
+      }
+      expect((await fetch(`${(await first.waitFor(/API\s+(http:\/\/\S+)/, 1000))[1]}/health`)).status).toBe(200);
+    } finally {
+      await first.stop('SIGINT');
+      const redis = new Redis(TEST_REDIS_URL);
+      await redis.del(streamKey, `${streamKey}:errors`);
+      redis.disconnect();
+    }
+    // A clean stop releases the lock.
+    expect(existsSync(`${dataDir}.lock`)).toBe(false);
+  }, 120_000);
+});
+
+describe('npm start failing to start', () => {
+  it('on a port in use: one line naming the fix, before the database is opened', async () => {
+    const blocker = createNetServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as AddressInfo).port;
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'ef-pglite-')), 'pglite');
+    try {
+      const run = runScript('scripts/start.ts', [], { PORT: String(port), SQL_DRIVER: 'pglite', PGLITE_DIR: dataDir });
+      expect(await run.exited()).toBe(1);
+      expect(run.output().trim()).toBe(
+        `eventflow: port ${port} on 127.0.0.1 is already in use (another npm start?): stop that process or set PORT`,
+      );
+      expect(existsSync(dataDir)).toBe(false);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+
+  it.each([
+    [
+      'Postgres',
+      { DATABASE_URL: 'postgres://postgres:secret@127.0.0.1:1/nowhere' },
+      /^eventflow: cannot prepare the database \(Postgres at 127\.0\.0\.1:1\/nowhere\): .*: start Postgres or fix DATABASE_URL$/,
+    ],
+    [
+      'the Upstash endpoint',
+      { STREAM_DRIVER: 'upstash', UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:1', UPSTASH_REDIS_REST_TOKEN: 't' },
+      /^eventflow: the Upstash REST endpoint http:\/\/127\.0\.0\.1:1 is not reachable \(.*\): check UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or unset them to use a local endpoint over REDIS_URL$/,
+    ],
+  ])(
+    'on %s unreachable: one line naming the fix, no stack trace',
+    async (_name, env, line) => {
+      const db = await createTestDatabase({ migrate: false });
+      try {
+        const run = runScript('scripts/start.ts', [], { PORT: '0', DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, ...env });
+        expect(await run.exited()).toBe(1);
+        expect(run.output()).toMatch(new RegExp(line.source, 'm'));
+        expect(run.output()).not.toMatch(/^\s+at /m);
+      } finally {
+        await db.drop();
+      }
+    },
+    60_000,
+  );
 });

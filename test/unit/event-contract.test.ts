@@ -60,6 +60,41 @@ describe('the envelope', () => {
     expect(!result.ok && result.issues[0]?.message).toBe('nesting deeper than 8 levels');
   });
 
+  it.each([
+    ['arrays', (inner: unknown) => [inner]],
+    ['objects', (inner: unknown) => ({ d: inner })],
+    ['arrays and objects mixed', (inner: unknown, level: number) => (level % 3 === 0 ? { d: inner } : [inner])],
+  ])('refuses %s nested 100,000 levels deep with one issue, without overflowing the stack', (_name, wrap) => {
+    let deep: unknown = 1;
+    for (let level = 0; level < 100_000; level++) deep = (wrap as (inner: unknown, level: number) => unknown)(deep, level);
+    const result = accept({ event_type: 'custom', properties: { p: deep } });
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.issues).toEqual([
+      { path: expect.stringMatching(/^properties\.p/), message: 'nesting deeper than 8 levels' },
+    ]);
+  });
+
+  it('accepts exactly 8 levels of arrays inside properties and refuses 9', () => {
+    const levels = (n: number) => JSON.parse(`${'['.repeat(n)}1${']'.repeat(n)}`);
+    expect(accept({ event_type: 'custom', properties: { p: levels(8) } }).ok).toBe(true);
+    expect(accept({ event_type: 'custom', properties: { p: levels(9) } })).toEqual({
+      ok: false,
+      issues: [{ path: 'properties.p[0][0][0][0][0][0][0][0]', message: 'nesting deeper than 8 levels' }],
+    });
+  });
+
+  it('never throws on nesting of any depth and shape (fuzzed)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 50_000 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 6 }), (depth, shape) => {
+        let deep: unknown = 'leaf';
+        for (let level = 0; level < depth; level++) deep = shape[level % shape.length] ? [deep] : { k: deep };
+        const result = accept({ event_type: 'custom', properties: { p: deep } });
+        expect(result.ok).toBe(depth <= 8);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it('never throws and never accepts a non-object, whatever the input (fuzzed)', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (input) => {

@@ -1,5 +1,6 @@
 // The EventStream as Redis command lines over a transport. Both adapters (ioredis over TCP, Upstash
 // over REST) send exactly these commands and parse the same replies; only the transport differs.
+import { StreamGroupMissingError } from '../../errors.ts';
 import type { ErrorRecord, EventStream } from '../../ports.ts';
 import {
   errorNotesKey,
@@ -25,6 +26,12 @@ export interface RedisTransport {
 
 /** Idle time given to restored entries: far past any backoff, so the next claim takes them. */
 const DUE_IDLE_MS = 365 * 24 * 60 * 60 * 1000;
+
+/** XINFO on a key that does not exist answers "ERR no such key": for the caller, the group is missing. */
+function missingKeyAsGroupMissing(error: unknown): unknown {
+  const message = error instanceof Error ? error.message : String(error);
+  return /\bno such key\b/i.test(message) ? new StreamGroupMissingError(message, { cause: error }) : error;
+}
 
 export function createCommandStream(transport: RedisTransport, options: { streamKey: string; group: string }): EventStream {
   const { streamKey: key, group } = options;
@@ -98,12 +105,26 @@ export function createCommandStream(transport: RedisTransport, options: { stream
       // XINFO GROUPS before XPENDING: an entry delivered between the two is after the last-delivered
       // id read first, or shows in the pending summary read second, so a trim threshold computed from
       // the pair never passes an unacknowledged entry (the pipeline is not atomic).
-      const [groups, summary, length] = await transport.pipeline([
-        ['XINFO', 'GROUPS', key],
-        ['XPENDING', key, group],
-        ['XLEN', key],
-      ]);
+      const [groups, summary, length] = await transport
+        .pipeline([
+          ['XINFO', 'GROUPS', key],
+          ['XPENDING', key, group],
+          ['XLEN', key],
+        ])
+        .catch((error: unknown) => {
+          throw missingKeyAsGroupMissing(error);
+        });
       return parseStats(length, summary, groups, group);
+    },
+    async length() {
+      return Number(await call('XLEN', key));
+    },
+    async consumers() {
+      try {
+        return parseConsumers(await call('XINFO', 'CONSUMERS', key, group));
+      } catch (error) {
+        throw missingKeyAsGroupMissing(error);
+      }
     },
     async pruneConsumers({ idleMs, keep }) {
       const stale = parseConsumers(await call('XINFO', 'CONSUMERS', key, group)).filter(
