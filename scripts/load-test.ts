@@ -69,6 +69,7 @@ function request(options: LoadTestOptions, method: 'GET' | 'POST', path: string,
 /** Event ids the server accepted in a reply: the single route answers `{event_id}`, the batch route `{results: [...]}`. */
 function acceptedIds(reply: HttpReply, isBatch: boolean): string[] {
   if (reply.status === null || reply.status >= 300 || typeof reply.body !== 'object' || reply.body === null) return [];
+  // 207: a batch whose valid items were stored while others were refused.
   if (!isBatch) {
     const id = (reply.body as { event_id?: unknown }).event_id;
     return typeof id === 'string' ? [id] : [];
@@ -77,7 +78,7 @@ function acceptedIds(reply: HttpReply, isBatch: boolean): string[] {
   if (!Array.isArray(results)) return [];
   return results.flatMap((result) => {
     const { status, event_id: id } = (result ?? {}) as { status?: unknown; event_id?: unknown };
-    return status === 'accepted' && typeof id === 'string' ? [id] : [];
+    return (status === 'accepted' || status === 'duplicate') && typeof id === 'string' ? [id] : [];
   });
 }
 

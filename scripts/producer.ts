@@ -51,18 +51,19 @@ function toConfig(values: FlagValues<typeof FLAGS>): ProducerConfig {
  */
 function acceptedCount(body: unknown, sent: number, isBatch: boolean): number {
   if (!isBatch || typeof body !== 'object' || body === null) return sent;
-  const reply = body as { accepted?: unknown; results?: unknown };
-  if (typeof reply.accepted === 'number') return reply.accepted;
+  const reply = body as { accepted?: unknown; duplicates?: unknown; results?: unknown };
+  if (typeof reply.accepted === 'number') return reply.accepted + (typeof reply.duplicates === 'number' ? reply.duplicates : 0);
   if (Array.isArray(reply.accepted)) return reply.accepted.length;
   if (Array.isArray(reply.results)) {
-    return reply.results.filter((r) => (r as { status?: unknown } | null)?.status === 'accepted').length;
+    return reply.results.filter((r) => ['accepted', 'duplicate'].includes(String((r as { status?: unknown } | null)?.status)))
+      .length;
   }
   return sent;
 }
 
-/** A request carrying any schema mistake must get a 4xx (a batch is refused whole); otherwise a 2xx. */
+/** A request whose every event has a schema mistake must get a 4xx (a batch stores its valid items); otherwise a 2xx. */
 function expectedStatusClass(events: readonly GeneratedEvent[]): 2 | 4 {
-  return events.some((event) => event.kind === 'schema_invalid') ? 4 : 2;
+  return events.every((event) => event.kind === 'schema_invalid') ? 4 : 2;
 }
 
 function describeShipment(events: readonly GeneratedEvent[]): string {

@@ -4,7 +4,15 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { eventEnvelope, isEventId, MAX_BATCH_EVENTS, MAX_EVENT_BYTES } from '../../schemas/event.ts';
-import { type IngestDeps, ingestEvents, validateEvents } from '../core/ingest.ts';
+import type { Backpressure } from '../core/backpressure.ts';
+import {
+  type IngestDeps,
+  type IngestResult,
+  ingestEvents,
+  type RejectedItem,
+  validateEach,
+  validateEvents,
+} from '../core/ingest.ts';
 import { checkHealth, type DependencyHealth, getEventStatus, readBacklog } from '../core/queries.ts';
 import { redriveFailed } from '../core/redrive.ts';
 import type { Logger } from '../ports.ts';
@@ -22,6 +30,17 @@ export interface IngestAppDeps extends IngestDeps {
   readonly logger: Logger;
   /** When set, admin routes accept `x-admin-token: <token>`; IAM-signed requests are accepted anyway. */
   readonly adminToken?: string;
+  /** When set, ingest answers 429 while the consumer group is too far behind. */
+  readonly backpressure?: Backpressure;
+}
+
+/** 429 with Retry-After while the consumer is too far behind (cached stream stats; fails open). */
+async function refuseWhileBehind(deps: IngestAppDeps): Promise<void> {
+  const throttle = await deps.backpressure?.check();
+  if (!throttle) return;
+  throw new HttpError(429, 'backpressure', throttle.message, {
+    headers: { 'retry-after': String(throttle.retryAfterSeconds) },
+  });
 }
 
 type Route = (request: RouteRequest, deps: IngestAppDeps) => Promise<APIGatewayProxyResult>;
@@ -41,6 +60,7 @@ function acceptAndStore(inputs: readonly unknown[], deps: IngestAppDeps, pathOf:
 const readEvent = parseBody(eventEnvelope, { maxBytes: SINGLE_BODY_BYTES, subject: 'the event' });
 
 const postEvent: Route = async (request, deps) => {
+  await refuseWhileBehind(deps);
   const [result] = await acceptAndStore([readEvent(request)], deps, () => '');
   if (!result) throw new Error('ingest returned no result');
   if (result.status === 'conflict') {
@@ -70,12 +90,59 @@ const batchBody = z.strictObject(
 
 const readBatch = parseBody(batchBody, { maxBytes: BATCH_BODY_BYTES, subject: 'the batch' });
 
-const postBatch: Route = async (request, deps) => {
-  const { events } = readBatch(request);
-  const results = await acceptAndStore(events, deps, (i) => `events[${i}]`);
-  const accepted = results.filter((r) => r.status === 'accepted').length;
-  return json(accepted === results.length ? 202 : 207, { accepted, rejected: results.length - accepted, results });
+type BatchItem = (
+  | IngestResult
+  | RejectedItem
+  | { readonly event_id: string; readonly status: 'duplicate'; readonly received_at: string }
+) & {
+  readonly index: number;
 };
+
+/**
+ * Each item answered on its own: accepted, duplicate (already accepted; resending is safe), conflict
+ * (the event_id names another event) or rejected (with its issues). Valid items are stored even when
+ * others are not, so a producer resends only the failed ones. `?atomic=true` keeps all or nothing.
+ */
+const postBatch: Route = async (request, deps) => {
+  await refuseWhileBehind(deps);
+  const { events } = readBatch(request);
+  const pathOf = (i: number) => `events[${i}]`;
+  if (request.event.queryStringParameters?.atomic === 'true') {
+    const results = await acceptAndStore(events, deps, pathOf);
+    return batchResponse(results.map((result, index) => ({ ...asBatchItem(result), index })));
+  }
+  const { valid, items } = validateEach(events, { receivedAt: deps.clock.now(), newId: deps.newId, pathOf });
+  const stored = valid.events.length > 0 ? await ingestEvents(valid, deps) : [];
+  return batchResponse(
+    items.map((item, index): BatchItem => {
+      if ('issues' in item) return { status: 'rejected', event_id: item.event_id, issues: item.issues, index };
+      return { ...asBatchItem(stored[item.index] as IngestResult), index };
+    }),
+  );
+};
+
+const asBatchItem = (result: IngestResult) =>
+  result.status === 'accepted' && result.duplicate
+    ? ({ event_id: result.event_id, status: 'duplicate', received_at: result.received_at } as const)
+    : result;
+
+/** 202 when every item is accepted (or a duplicate); 400 when nothing could be; 207 for a mix. */
+function batchResponse(results: BatchItem[]): APIGatewayProxyResult {
+  const count = (status: BatchItem['status']) => results.filter((r) => r.status === status).length;
+  const summary = {
+    accepted: count('accepted'),
+    duplicates: count('duplicate'),
+    conflicts: count('conflict'),
+    rejected: count('rejected'),
+  };
+  const ok = summary.accepted + summary.duplicates;
+  if (ok === 0 && summary.rejected === results.length) {
+    throw new HttpError(400, 'validation_failed', 'no event in the batch matches the contract', {
+      issues: results.flatMap((r) => ('issues' in r ? r.issues : [])),
+    });
+  }
+  return json(ok === results.length ? 202 : 207, { ...summary, results });
+}
 
 const getEvent: Route = async ({ params }, deps) => {
   const id = params.id ?? '';

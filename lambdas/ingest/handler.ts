@@ -1,6 +1,7 @@
 // Lambda entry for the ingest API (API Gateway REST proxy events). Wiring only: config, adapters,
 // logger and metrics are built once per container; every request runs lambdas/ingest/app.ts.
 import { loadConfig } from '../config.ts';
+import { createBackpressure } from '../core/backpressure.ts';
 import { createEventStream, createQueues, createSqlExecutor } from '../deps.ts';
 import { createEmfMetrics } from '../observability/emf-metrics.ts';
 import { createLogger } from '../observability/logger.ts';
@@ -21,4 +22,5 @@ export const handler = createIngestApp({
   metrics: createEmfMetrics({ namespace: config.metricsNamespace, serviceName: config.serviceName }),
   logger,
   ...(config.adminToken ? { adminToken: config.adminToken } : {}),
+  backpressure: createBackpressure({ stream, clock: systemClock, logger }, config.backpressure),
 });

@@ -1,5 +1,6 @@
 // Paced sending of generated events to the ingest API for the producer and load test: shared flags, the send loop, the tally.
 // Must never exceed its concurrency bound, keep sending once nothing is there, nor print: callers report progress and results.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MAX_BATCH_EVENTS } from '../../schemas/event.ts';
 import { apiKeyOrEnv, type FlagValues, integerBetween, parseBaseUrl, parseNumber } from './cli.ts';
 import { createEventGenerator, type EventKind, type GeneratedEvent } from './event-generator.ts';
@@ -116,8 +117,24 @@ function record(tally: SendTally, reply: HttpReply, events: readonly GeneratedEv
   tally.rejected += count - accepted;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** How often one request is resent after a 429 or 503 that said when to come back. */
+export const RETRY_AFTER_ATTEMPTS = 5;
+/** The longest wait a Retry-After is obeyed for; a longer one counts as the final answer. */
+export const RETRY_AFTER_MAX_S = 60;
+
+/**
+ * Sends, and after a 429 (backpressure, API Gateway throttling) or 503 with `Retry-After`, waits as told
+ * and sends the same events again (same event_ids: a resend is always safe), a few times at most.
+ */
+export async function sendObeyingRetryAfter(send: () => Promise<HttpReply>): Promise<HttpReply> {
+  let reply = await send();
+  for (let attempt = 1; attempt < RETRY_AFTER_ATTEMPTS; attempt++) {
+    const wait = reply.status === 429 || reply.status === 503 ? reply.retryAfterSeconds : undefined;
+    if (wait === undefined || wait > RETRY_AFTER_MAX_S) return reply;
+    await sleep(wait * 1000);
+    reply = await send();
+  }
+  return reply;
 }
 
 /**
@@ -151,13 +168,15 @@ export async function sendEvents(options: SendOptions, count: number, hooks: Sen
     const events = generator.take(Math.min(perRequest, count - offset));
     for (const event of events) tally.generated[event.kind] += 1;
     const bodies = events.map((event) => event.body);
-    const request = requestJson(`${options.baseUrl}${path}`, {
-      method: 'POST',
-      body: options.batch === null ? bodies[0] : { events: bodies },
-      apiKey: options.apiKey,
-      userAgent: hooks.userAgent,
-      timeoutMs: hooks.timeoutMs,
-    }).then(function settle(reply) {
+    const request = sendObeyingRetryAfter(() =>
+      requestJson(`${options.baseUrl}${path}`, {
+        method: 'POST',
+        body: options.batch === null ? bodies[0] : { events: bodies },
+        apiKey: options.apiKey,
+        userAgent: hooks.userAgent,
+        timeoutMs: hooks.timeoutMs,
+      }),
+    ).then(function settle(reply) {
       try {
         record(tally, reply, events, hooks);
         hooks.settled?.(reply, events, tally);

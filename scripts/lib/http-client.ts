@@ -55,6 +55,8 @@ export interface HttpResponseReply {
   readonly body: unknown;
   readonly json: boolean;
   readonly latencyMs: number;
+  /** Seconds the server asked us to wait (`Retry-After` in seconds), when it did. */
+  readonly retryAfterSeconds?: number | undefined;
 }
 
 /** No HTTP reply: `network` says why (networkErrorCode). */
@@ -81,10 +83,12 @@ export async function requestJson(url: string, options: RequestOptions): Promise
     const response = await fetchWithTimeout(url, init, options.timeoutMs);
     const text = await response.text();
     const latencyMs = performance.now() - started;
+    const retryAfter = Number(response.headers.get('retry-after') ?? Number.NaN);
+    const retryAfterSeconds = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined;
     try {
-      return { status: response.status, network: null, body: JSON.parse(text), json: true, latencyMs };
+      return { status: response.status, network: null, body: JSON.parse(text), json: true, latencyMs, retryAfterSeconds };
     } catch {
-      return { status: response.status, network: null, body: text, json: false, latencyMs };
+      return { status: response.status, network: null, body: text, json: false, latencyMs, retryAfterSeconds };
     }
   } catch (error) {
     return { status: null, network: networkErrorCode(error), body: null, json: false, latencyMs: performance.now() - started };

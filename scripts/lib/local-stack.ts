@@ -10,6 +10,7 @@ import { loadMigrations } from '../../lambdas/adapters/migration-files.ts';
 import { type Config, loadConfig } from '../../lambdas/config.ts';
 import { ENV } from '../../lambdas/config-keys.ts';
 import { drainSettings } from '../../lambdas/consumer/settings.ts';
+import { createBackpressure } from '../../lambdas/core/backpressure.ts';
 import type { DrainSummary } from '../../lambdas/core/drain/delivery.ts';
 import { createDrainer } from '../../lambdas/core/drain/loop.ts';
 import { migrate } from '../../lambdas/core/migrations.ts';
@@ -256,6 +257,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         metrics,
         logger,
         ...(config.adminToken ? { adminToken: config.adminToken } : {}),
+        backpressure: createBackpressure({ stream, clock: systemClock, logger }, config.backpressure),
       });
       url = `http://${host(config)}:${(server.address() as AddressInfo).port}`;
     }

@@ -226,7 +226,8 @@ describe.each(COMBINATIONS)('pipeline over %s', (combination) => {
       expect(sent.status).toBe(207);
       expect(sent.body).toMatchObject({
         accepted: 1,
-        rejected: 1,
+        conflicts: 1,
+        rejected: 0,
         results: [
           { event_id: fresh.event_id, status: 'accepted' },
           { event_id: taken.event_id, status: 'conflict' },
@@ -256,14 +257,50 @@ describe.each(COMBINATIONS)('pipeline over %s', (combination) => {
       const events = Array.from({ length: 25 }, (_, i) => purchase({ properties: { amount: i + 1 } }));
       const sent = await pipeline.call('POST', '/events/batch', { body: { events } });
       expect(sent.status).toBe(202);
-      expect(sent.body).toMatchObject({ accepted: 25, rejected: 0 });
+      expect(sent.body).toMatchObject({ accepted: 25, duplicates: 0, conflicts: 0, rejected: 0 });
       const summary = await pipeline.drainOnce();
       expect(summary.processed).toBe(25);
+      const again = await pipeline.call('POST', '/events/batch', { body: { events } }); // resending is safe
+      expect(again.status).toBe(202);
+      expect(again.body).toMatchObject({ accepted: 0, duplicates: 25 });
+      expect(again.body.results[0]).toMatchObject({ status: 'duplicate', event_id: events[0]?.event_id });
     });
 
-    it('refuses the whole batch when one event is invalid, naming it, and stores nothing', async () => {
+    it('stores the valid items of a mixed batch and names the invalid ones (207): 97 of 100', async () => {
       const before = await countRows(sql, 'raw_events');
-      const sent = await pipeline.call('POST', '/events/batch', {
+      const events: unknown[] = Array.from({ length: 100 }, () => purchase());
+      events[10] = { event_type: 'refund' };
+      events[50] = purchase({ user_id: 'x'.repeat(256) });
+      events[99] = { event_type: 'custom', colour: 'red' };
+      const sent = await pipeline.call('POST', '/events/batch', { body: { events } });
+      expect(sent.status).toBe(207);
+      expect(sent.body).toMatchObject({ accepted: 97, rejected: 3 });
+      const rejected = sent.body.results.filter((r: { status: string }) => r.status === 'rejected');
+      expect(rejected).toEqual([
+        {
+          index: 10,
+          status: 'rejected',
+          event_id: null,
+          issues: [{ path: 'events[10].event_type', message: 'must be one of purchase, user_signup, page_view, custom' }],
+        },
+        {
+          index: 50,
+          status: 'rejected',
+          event_id: (events[50] as { event_id: string }).event_id,
+          issues: [{ path: 'events[50].user_id', message: 'must be at most 255 characters' }],
+        },
+        { index: 99, status: 'rejected', event_id: null, issues: [{ path: 'events[99]', message: 'unknown field: colour' }] },
+      ]);
+      expect(await countRows(sql, 'raw_events')).toBe(before + 97);
+      // The producer resends the whole batch: safe, the 97 come back as duplicates.
+      const again = await pipeline.call('POST', '/events/batch', { body: { events } });
+      expect(again.body).toMatchObject({ accepted: 0, duplicates: 97, rejected: 3 });
+      expect(await countRows(sql, 'raw_events')).toBe(before + 97);
+    });
+
+    it('with ?atomic=true refuses the whole batch when one event is invalid, naming it, and stores nothing', async () => {
+      const before = await countRows(sql, 'raw_events');
+      const sent = await pipeline.call('POST', '/events/batch?atomic=true', {
         body: { events: [purchase(), { event_type: 'refund' }, purchase({ user_id: 'x'.repeat(256) })] },
       });
       expect(sent.status).toBe(400);

@@ -1,5 +1,6 @@
 // A complete pipeline over given adapters (real Postgres/Redis in integration tests): the ingest app
 // and a drainer with test-friendly settings, plus Prometheus metrics to read counters back.
+import { type BackpressureSettings, createBackpressure } from '../../lambdas/core/backpressure.ts';
 import type { DrainSettings } from '../../lambdas/core/drain/delivery.ts';
 import { createDrainer } from '../../lambdas/core/drain/loop.ts';
 import { createIngestApp } from '../../lambdas/ingest/app.ts';
@@ -19,6 +20,8 @@ export interface TestPipelineOptions {
   readonly clock?: Clock;
   readonly settings?: Partial<DrainSettings>;
   readonly adminToken?: string;
+  /** Backpressure limits for the ingest app (none: never 429). */
+  readonly backpressure?: BackpressureSettings;
 }
 
 export function createTestPipeline(options: TestPipelineOptions) {
@@ -34,6 +37,9 @@ export function createTestPipeline(options: TestPipelineOptions) {
     metrics,
     logger,
     ...(options.adminToken ? { adminToken: options.adminToken } : {}),
+    ...(options.backpressure
+      ? { backpressure: createBackpressure({ stream: options.stream, clock, logger }, options.backpressure) }
+      : {}),
   });
   const settings: DrainSettings = {
     consumer: uniqueName('consumer'),
