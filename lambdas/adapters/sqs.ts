@@ -11,6 +11,7 @@ import {
 import { chunkBySize } from '../chunks.ts';
 import { DependencyUnavailableError } from '../errors.ts';
 import type { DeadLetter, DeadLetterQueue, FallbackMessage, IngestFallbackQueue } from '../ports.ts';
+import { messageOf, transportFailure } from './transport-failure.ts';
 
 /** SQS takes at most 10 entries per batch request. */
 const MAX_BATCH_ENTRIES = 10;
@@ -55,65 +56,11 @@ export interface SqsQueueOptions {
   readonly maxBatchBytes?: number;
 }
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EADDRNOTAVAIL',
-]);
-// OverLimit (too many in-flight messages) and KmsThrottled are SQS's own "back off" answers.
-const BACK_OFF_NAMES = new Set([
-  'RequestThrottled',
-  'RequestThrottledException',
-  'Throttling',
-  'ThrottlingException',
-  'ThrottledException',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'KmsThrottled',
-  'OverLimit',
-  'TimeoutError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'ServiceUnavailable',
-  'InternalError',
-  'InternalFailure',
-]);
-
-interface SdkErrorShape {
-  name?: unknown;
-  code?: unknown;
-  $fault?: unknown;
-  $metadata?: { httpStatusCode?: unknown };
-  $retryable?: { throttling?: unknown };
-  errors?: unknown;
-  cause?: unknown;
-}
-
-function isUnavailable(error: unknown, depth = 0): boolean {
-  if (error === null || typeof error !== 'object' || depth > 5) return false;
-  const err = error as SdkErrorShape;
-  const status = err.$metadata?.httpStatusCode;
-  if (typeof status === 'number' && (status >= 500 || status === 429)) return true;
-  if (err.$fault === 'server' || err.$retryable?.throttling === true) return true;
-  if (typeof err.name === 'string' && BACK_OFF_NAMES.has(err.name)) return true;
-  if (typeof err.code === 'string' && NETWORK_CODES.has(err.code)) return true;
-  // Node reports a failed dual-stack connect as an AggregateError of per-address errors.
-  if (Array.isArray(err.errors) && err.errors.some((inner) => isUnavailable(inner, depth + 1))) return true;
-  return isUnavailable(err.cause, depth + 1);
-}
-
-/** Network failures, throttling and 5xx → DependencyUnavailableError('queue'); anything else unchanged. */
+/** Network failures, timeouts, throttling and 5xx → DependencyUnavailableError('queue'); anything else unchanged. */
 export function classifySqsError(error: unknown): Error {
   if (error instanceof DependencyUnavailableError) return error;
-  const message = error instanceof Error ? error.message || error.name : String(error);
-  if (isUnavailable(error)) {
+  const message = messageOf(error);
+  if (transportFailure(error)) {
     return new DependencyUnavailableError('queue', `sqs unavailable: ${message}`, { cause: error });
   }
   return error instanceof Error ? error : new Error(message);

@@ -13,6 +13,7 @@ import {
 import { DependencyUnavailableError, SqlStatementError } from '../../errors.ts';
 import type { SqlExecutor, SqlParam, SqlParams, SqlResult, SqlRow } from '../../ports.ts';
 import { toPositional } from '../../sql-text.ts';
+import { messageOf, transportFailure } from '../transport-failure.ts';
 import { classifyPgError } from './classify-pg.ts';
 import { positionalValues } from './values.ts';
 
@@ -37,50 +38,36 @@ export interface DataApiExecutorOptions {
 export const DATA_API_MAX_STATEMENT_BYTES = 1024 * 1024;
 export const DATA_API_REQUEST_LIMIT_BYTES = 4 * 1024 * 1024;
 
-// Answers that mean "the database or the service is not there right now": retrying later can succeed.
-const UNAVAILABLE = new Set([
-  'DatabaseResumingException', // Aurora Serverless v2 waking from a pause
-  'DatabaseUnavailableException',
-  'ServiceUnavailableError',
-  'InternalServerErrorException',
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'StatementTimeoutException',
-  'TimeoutError', // the SDK's own request/connection timeout
-  'RequestTimeout',
-  'RequestTimeoutException',
-]);
 // Statement errors carry the SQLSTATE in the message ("ERROR: … ; SQLState: 42P01").
 const SQL_STATE = /SQLState:\s*([0-9A-Z]{5})/;
 
+/**
+ * The Data API's answers in EventFlow's error types. A statement error is decided by its SQLSTATE
+ * (the rules of pg/PGlite); anything the shared transport test recognises (throttling, timeouts,
+ * 5xx, Aurora resuming, sockets) is DependencyUnavailableError; an oversized request is permanent.
+ */
 export function classifyDataApiError(error: unknown): Error {
   if (error instanceof DependencyUnavailableError || error instanceof SqlStatementError) return error;
-  const err = error as { name?: unknown; message?: unknown; $metadata?: { httpStatusCode?: number } };
+  const err = error as { name?: unknown; $metadata?: { httpStatusCode?: number } };
   const name = typeof err?.name === 'string' ? err.name : '';
-  const message = typeof err?.message === 'string' ? err.message : String(error);
-  const status = err?.$metadata?.httpStatusCode;
-  if (UNAVAILABLE.has(name) || status === 429 || (status !== undefined && status >= 500)) {
-    return new DependencyUnavailableError('database', `database unavailable: ${name || 'Error'}: ${message}`, {
-      cause: error,
-      resuming: name === 'DatabaseResumingException',
-    });
-  }
-  if (status === 413) {
+  const message = messageOf(error);
+  if (err?.$metadata?.httpStatusCode === 413) {
     // Over the 4 MiB request cap: the same statement will never fit, so not worth a retry.
     return new SqlStatementError(`request too large for the Data API: ${message}`, undefined, { cause: error });
   }
   if (name === 'DatabaseErrorException' || name === 'BadRequestException') {
-    // Same SQLSTATE rules as pg/PGlite: a deadlock or serialization failure is transient, a syntax error is not.
     const code = SQL_STATE.exec(message)?.[1];
-    return classifyPgError(Object.assign(new Error(message, { cause: error }), code ? { code } : {}));
+    if (code) return classifyPgError(Object.assign(new Error(message, { cause: error }), { code }));
   }
-  if (status === undefined && error instanceof Error) {
-    // No HTTP answer at all: a socket error (ECONNREFUSED, ECONNRESET …) is classified by the shared rules.
-    const network = classifyPgError(error);
-    if (network instanceof DependencyUnavailableError) return network;
-    if (/socket hang up|fetch failed|network/i.test(message)) {
-      return new DependencyUnavailableError('database', `database unavailable: ${message}`, { cause: error });
-    }
+  const failure = transportFailure(error);
+  if (failure) {
+    return new DependencyUnavailableError('database', `database unavailable: ${name || 'Error'}: ${message}`, {
+      cause: error,
+      resuming: failure.resuming,
+    });
+  }
+  if (name === 'DatabaseErrorException' || name === 'BadRequestException') {
+    return new SqlStatementError(message, undefined, { cause: error });
   }
   return error instanceof Error ? error : new Error(message);
 }

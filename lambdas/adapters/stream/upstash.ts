@@ -1,7 +1,7 @@
 // EventStream over Upstash's REST API (@upstash/redis): Lambdas reach Redis without a VPC or a held socket.
 // A transport for command-stream.ts (the same commands as the ioredis adapter); must never promise a blocking read.
 import { errors, Redis } from '@upstash/redis';
-import { ConfigError, DependencyUnavailableError } from '../../errors.ts';
+import { ConfigError } from '../../errors.ts';
 import type { EventStream } from '../../ports.ts';
 import { classifyRedisError } from './classify-redis.ts';
 import { type Command, createCommandStream } from './command-stream.ts';
@@ -33,14 +33,12 @@ class UpstashRedis extends Redis {
   }
 }
 
-/** Upstash-only failure shapes first, then the mapping shared with the ioredis adapter. */
-function toStreamError(error: unknown): Error {
-  // TimeoutError: our deadline fired. UpstashJSONParseError: a non-JSON body, i.e. a gateway or proxy
-  // page (502/503), not Redis. The client does not expose the HTTP status, so this is how 5xx shows.
-  if (error instanceof errors.UpstashJSONParseError || (error instanceof Error && error.name === 'TimeoutError')) {
-    return new DependencyUnavailableError('stream', `upstash unavailable: ${error.message}`, { cause: error });
-  }
-  if (error instanceof errors.UpstashError) {
+/**
+ * @upstash/redis errors in EventFlow's types, by the rules shared with the ioredis adapter (a gateway
+ * page instead of JSON, a timed-out or aborted fetch, and socket errors are all transport failures).
+ */
+export function classifyUpstashError(error: unknown): Error {
+  if (error instanceof errors.UpstashError && error.message.includes(', command was: ')) {
     // The client appends the whole request body to HTTP errors: megabytes of event payloads in a log line.
     return classifyRedisError(new errors.UpstashError(error.message.replace(/, command was: [\s\S]*$/, '')));
   }
@@ -77,14 +75,14 @@ export function createUpstashStream(options: UpstashStreamOptions): EventStream 
         try {
           return await redis.exec(command);
         } catch (error) {
-          throw toStreamError(error);
+          throw classifyUpstashError(error);
         }
       },
       async pipeline(commands) {
         try {
           return await redis.pipelineRaw(commands);
         } catch (error) {
-          throw toStreamError(error);
+          throw classifyUpstashError(error);
         }
       },
       async close() {
