@@ -1,6 +1,7 @@
 // Reads the Upstash credentials from Secrets Manager (they never sit in env vars). Failures are
 // classified like every other adapter's: a secret we could not fetch is the stream being unavailable.
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { callSignal } from '../deadline.ts';
 import { ConfigError, DependencyUnavailableError } from '../errors.ts';
 import { messageOf, transportFailure } from './transport-failure.ts';
 
@@ -14,6 +15,9 @@ export function classifySecretsError(error: unknown): Error {
   return error instanceof Error ? error : new Error(message);
 }
 
+/** Longest a secret read may take. */
+const SECRET_READ_CAP_MS = 5000;
+
 export interface UpstashCredentials {
   readonly url: string;
   readonly token: string;
@@ -26,7 +30,11 @@ export async function readUpstashCredentials(
 ): Promise<UpstashCredentials> {
   let secretString: string | undefined;
   try {
-    secretString = (await client.send(new GetSecretValueCommand({ SecretId: secretArn }))).SecretString;
+    // Read at cold start, outside any invocation: the cap bounds it (the init phase has 10 s in all).
+    const output = await client.send(new GetSecretValueCommand({ SecretId: secretArn }), {
+      abortSignal: callSignal(SECRET_READ_CAP_MS),
+    });
+    secretString = output.SecretString;
   } catch (error) {
     throw classifySecretsError(error);
   }

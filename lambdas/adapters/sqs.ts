@@ -9,6 +9,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { chunkBySize } from '../chunks.ts';
+import { callSignal, callTimeoutMs, timeLeftMs } from '../deadline.ts';
 import { DependencyUnavailableError } from '../errors.ts';
 import type { DeadLetter, DeadLetterQueue, FallbackMessage, IngestFallbackQueue } from '../ports.ts';
 import { messageOf, transportFailure } from './transport-failure.ts';
@@ -22,6 +23,10 @@ const MAX_BATCH_ENTRIES = 10;
 export const DEFAULT_MAX_BATCH_BYTES = 256 * 1024;
 /** ReceiveMessage rejects WaitTimeSeconds above 20. */
 const MAX_WAIT_SECONDS = 20;
+/** Longest a send or delete may take (the invocation's deadline may cut it shorter: lambdas/deadline.ts). */
+const CALL_CAP_MS = 10_000;
+/** How much longer than its long poll a receive may take before it counts as hanging. */
+const RECEIVE_SLACK_MS = 5_000;
 
 export interface SqsClientOptions {
   /** Set for a local endpoint; the SDK then sends every call there and treats queue URLs as ids. */
@@ -147,7 +152,11 @@ async function sendAll(client: SQSClient, queueUrl: string, entries: readonly Pe
         byId.set(id, entry);
         return { Id: id, MessageBody: entry.body, ...(entry.attributes ? { MessageAttributes: entry.attributes } : {}) };
       });
-      const output = await call(() => client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: requestEntries })));
+      const output = await call(() =>
+        client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: requestEntries }), {
+          abortSignal: callSignal(CALL_CAP_MS),
+        }),
+      );
       return (output.Failed ?? []).map(
         (failed): SqsEntryFailure => ({
           item: byId.get(failed.Id ?? '')?.item ?? String(failed.Id),
@@ -211,6 +220,18 @@ export function createSqsDeadLetterQueue(client: SQSClient, queueUrl: string, op
   };
 }
 
+/**
+ * The long poll to ask for: what the caller asked (at most 20 s), shortened under a deadline so an
+ * empty poll ends with time to spare instead of as a timeout. Unasked, the queue's default applies.
+ */
+function longPollSeconds(waitSeconds: number | undefined): number | undefined {
+  if (waitSeconds === undefined) return undefined;
+  const asked = Math.max(0, Math.min(MAX_WAIT_SECONDS, Math.floor(waitSeconds)));
+  if (!Number.isFinite(timeLeftMs())) return asked;
+  const fits = Math.floor((callTimeoutMs(MAX_WAIT_SECONDS * 1000 + RECEIVE_SLACK_MS) - 1000) / 1000);
+  return Math.max(0, Math.min(asked, fits));
+}
+
 export function createSqsIngestFallbackQueue(
   client: SQSClient,
   queueUrl: string,
@@ -226,16 +247,16 @@ export function createSqsIngestFallbackQueue(
     },
     async receive({ max, waitSeconds }) {
       if (max < 1) return [];
+      const wait = longPollSeconds(waitSeconds);
       const output = await call(() =>
         client.send(
           new ReceiveMessageCommand({
             QueueUrl: queueUrl,
             MaxNumberOfMessages: Math.min(MAX_BATCH_ENTRIES, Math.floor(max)),
             // Omitted, the queue's ReceiveMessageWaitTimeSeconds applies.
-            ...(waitSeconds !== undefined
-              ? { WaitTimeSeconds: Math.max(0, Math.min(MAX_WAIT_SECONDS, Math.floor(waitSeconds))) }
-              : {}),
+            ...(wait !== undefined ? { WaitTimeSeconds: wait } : {}),
           }),
+          { abortSignal: callSignal((wait ?? MAX_WAIT_SECONDS) * 1000 + RECEIVE_SLACK_MS) },
         ),
       );
       const messages: FallbackMessage[] = [];
@@ -258,6 +279,7 @@ export function createSqsIngestFallbackQueue(
               QueueUrl: queueUrl,
               Entries: chunk.map(({ handle }, i) => ({ Id: `d${i}`, ReceiptHandle: handle })),
             }),
+            { abortSignal: callSignal(CALL_CAP_MS) },
           ),
         );
         for (const failed of output.Failed ?? []) {

@@ -10,6 +10,7 @@ import {
   RollbackTransactionCommand,
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
+import { callSignal } from '../../deadline.ts';
 import { DependencyUnavailableError, SqlStatementError } from '../../errors.ts';
 import type { SqlExecutor, SqlParam, SqlParams, SqlResult, SqlRow } from '../../ports.ts';
 import { toPositional } from '../../sql-text.ts';
@@ -37,6 +38,8 @@ export interface DataApiExecutorOptions {
  */
 export const DATA_API_MAX_STATEMENT_BYTES = 1024 * 1024;
 export const DATA_API_REQUEST_LIMIT_BYTES = 4 * 1024 * 1024;
+/** A statement may run up to 45 s synchronously on the service; a call may outlast it a little, no more. */
+export const DATA_API_CALL_CAP_MS = 50_000;
 
 // Statement errors carry the SQLSTATE in the message ("ERROR: … ; SQLState: 42P01").
 const SQL_STATE = /SQLState:\s*([0-9A-Z]{5})/;
@@ -168,10 +171,12 @@ export function createDataApiExecutor(options: DataApiExecutorOptions): SqlExecu
     new RDSDataClient({
       ...(options.region ? { region: options.region } : {}),
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      // A statement may run up to 45 s synchronously on the service; the socket must outlast it, but an
-      // endpoint that never answers the connect must fail fast.
-      requestHandler: { connectionTimeout: 3000, requestTimeout: 50_000 },
+      // An endpoint that never answers the connect must fail fast; the answer is bounded per call below.
+      requestHandler: { connectionTimeout: 3000, requestTimeout: DATA_API_CALL_CAP_MS },
     });
+  // Each call ends by its cap or the invocation's deadline (lambdas/deadline.ts), whichever comes
+  // first: the abort also stops the SDK's retries, and is classified as the database being unavailable.
+  const bounded = () => ({ abortSignal: callSignal(DATA_API_CALL_CAP_MS) });
   const target = { resourceArn: options.resourceArn, secretArn: options.secretArn };
 
   /** Every SDK call goes through here, so every failure leaves the adapter classified. */
@@ -199,6 +204,7 @@ export function createDataApiExecutor(options: DataApiExecutorOptions): SqlExecu
           includeResultMetadata: true,
           formatRecordsAs: 'JSON',
         }),
+        bounded(),
       ),
     );
     return toResult<Row>(output);
@@ -209,7 +215,7 @@ export function createDataApiExecutor(options: DataApiExecutorOptions): SqlExecu
     query: (sql, params) => run(sql, params),
     async transaction(fn) {
       const { transactionId } = await call(() =>
-        client.send(new BeginTransactionCommand({ ...target, database: options.database })),
+        client.send(new BeginTransactionCommand({ ...target, database: options.database }), bounded()),
       );
       if (!transactionId) throw new DependencyUnavailableError('database', 'BeginTransaction returned no transaction id');
       let result: Awaited<ReturnType<typeof fn>>;
@@ -217,14 +223,14 @@ export function createDataApiExecutor(options: DataApiExecutorOptions): SqlExecu
         result = await fn({ query: (sql, params) => run(sql, params, transactionId) });
       } catch (error) {
         // The callback's error wins; a failed rollback only means the service will time the transaction out.
-        await call(() => client.send(new RollbackTransactionCommand({ ...target, transactionId }))).catch(() => {});
+        await call(() => client.send(new RollbackTransactionCommand({ ...target, transactionId }), bounded())).catch(() => {});
         throw error;
       }
       try {
-        await call(() => client.send(new CommitTransactionCommand({ ...target, transactionId })));
+        await call(() => client.send(new CommitTransactionCommand({ ...target, transactionId }), bounded()));
       } catch (error) {
         // Whether a failed commit left the transaction open is unknown: ask for a rollback to be sure.
-        await call(() => client.send(new RollbackTransactionCommand({ ...target, transactionId }))).catch(() => {});
+        await call(() => client.send(new RollbackTransactionCommand({ ...target, transactionId }), bounded())).catch(() => {});
         throw error;
       }
       return result;

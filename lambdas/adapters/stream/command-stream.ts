@@ -1,5 +1,6 @@
 // The EventStream as Redis command lines over a transport. Both adapters (ioredis over TCP, Upstash
 // over REST) send exactly these commands and parse the same replies; only the transport differs.
+import { callTimeoutMs } from '../../deadline.ts';
 import type { ErrorRecord, EventStream } from '../../ports.ts';
 import {
   errorNotesKey,
@@ -12,6 +13,9 @@ import {
 } from './replies.ts';
 
 export type Command = [name: string, ...args: (string | number)[]];
+
+/** Time between the end of a BLOCK and the end of the command's allowed time. */
+const BLOCK_SLACK_MS = 1000;
 
 /** How commands reach Redis. Errors must already be classified (classify-redis.ts). */
 export interface RedisTransport {
@@ -43,7 +47,10 @@ export function createCommandStream(transport: RedisTransport, options: { stream
     },
     async readNew(consumer, { count, blockMs }) {
       // Without a held connection blockMs is ignored on purpose: the read returns at once (see ports.ts).
-      const block = transport.canBlock && blockMs && blockMs > 0 ? ['BLOCK', blockMs] : [];
+      // Under an invocation deadline the BLOCK is shortened to end well inside the call's time, so an
+      // idle stream answers "nothing new" rather than timing out; BLOCK 0 would mean "forever".
+      const waitMs = Math.min(blockMs ?? 0, callTimeoutMs(Number.POSITIVE_INFINITY) - BLOCK_SLACK_MS);
+      const block = transport.canBlock && waitMs > 0 ? ['BLOCK', waitMs] : [];
       return parseReadGroup(await call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, ...block, 'STREAMS', key, '>'));
     },
     async pending({ minIdleMs, count }) {
