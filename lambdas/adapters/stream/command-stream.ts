@@ -17,6 +17,28 @@ export type Command = [name: string, ...args: (string | number)[]];
 /** Time between the end of a BLOCK and the end of the command's allowed time. */
 const BLOCK_SLACK_MS = 1000;
 
+/**
+ * Most entries counted when XINFO GROUPS cannot tell the lag: twice QueueLagHigh's default threshold
+ * (lib/observability.ts), so the alarm still sees a lag above it; beyond, the count stops there.
+ */
+export const LAG_COUNT_LIMIT = 20_000;
+
+/**
+ * Counts entries after ARGV[1] (exclusive), at most ARGV[2], inside Redis: only the number travels.
+ * Redis reports `lag` as null once it cannot derive it from entries-read (an XDEL after the group's
+ * position, XGROUP SETID to an arbitrary id), and Upstash may always report null.
+ */
+const COUNT_AFTER_SCRIPT = `local start = '(' .. ARGV[1]
+local limit = tonumber(ARGV[2])
+local n = 0
+while n < limit do
+  local batch = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', math.min(1000, limit - n))
+  if #batch == 0 then break end
+  n = n + #batch
+  start = '(' .. batch[#batch][1]
+end
+return n`;
+
 /** How commands reach Redis. Errors must already be classified (classify-redis.ts). */
 export interface RedisTransport {
   call(command: Command): Promise<unknown>;
@@ -76,7 +98,11 @@ export function createCommandStream(transport: RedisTransport, options: { stream
         ['XPENDING', key, group],
         ['XLEN', key],
       ]);
-      return parseStats(length, summary, groups, group);
+      const stats = parseStats(length, summary, groups, group);
+      if (stats.lag !== null) return stats;
+      // Not atomic with the pipeline above: entries added meanwhile count too, which a lag may.
+      const after = await call('EVAL', COUNT_AFTER_SCRIPT, 1, key, stats.lastDeliveredId, LAG_COUNT_LIMIT);
+      return { ...stats, lag: Number(after) };
     },
     async pruneConsumers({ idleMs, keep }) {
       const stale = parseConsumers(await call('XINFO', 'CONSUMERS', key, group)).filter(
