@@ -55,7 +55,11 @@ export async function createEventStream(config: Config, options: { maxBlockMs?: 
 export async function createQueues(config: Config): Promise<{ dlq?: DeadLetterQueue; fallback?: IngestFallbackQueue }> {
   const { dlqUrl, fallbackUrl, endpoint } = config.queues;
   if (!dlqUrl && !fallbackUrl) return {};
-  const { createSqsClient, createSqsDeadLetterQueue, createSqsIngestFallbackQueue } = await import('./adapters/sqs.ts');
+  const [{ createSqsClient }, { createSqsDeadLetterQueue }, { createSqsIngestFallbackQueue }] = await Promise.all([
+    import('./adapters/sqs/client.ts'),
+    import('./adapters/sqs/dead-letter-queue.ts'),
+    import('./adapters/sqs/fallback-queue.ts'),
+  ]);
   const client = createSqsClient(endpoint ? { endpoint } : {});
   return {
     ...(dlqUrl ? { dlq: createSqsDeadLetterQueue(client, dlqUrl) } : {}),

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { classifySecretsError } from '../../lambdas/adapters/secrets.ts';
 import { classifyPgError } from '../../lambdas/adapters/sql/classify-pg.ts';
 import { classifyDataApiError } from '../../lambdas/adapters/sql/data-api.ts';
-import { classifySqsError } from '../../lambdas/adapters/sqs.ts';
+import { classifySqsError } from '../../lambdas/adapters/sqs/errors.ts';
 import { classifyRedisError } from '../../lambdas/adapters/stream/classify-redis.ts';
 import { classifyUpstashError } from '../../lambdas/adapters/stream/upstash.ts';
 import { transportFailure } from '../../lambdas/adapters/transport-failure.ts';
