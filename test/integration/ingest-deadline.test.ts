@@ -195,6 +195,29 @@ describe('ingest handler under an invocation deadline', () => {
     expect(elapsedMs).toBeLessThan(INVOCATION_MS);
   });
 
+  it('the Data API hangs and the SQS endpoint answers after the time left: 503 with Retry-After, before the deadline', async () => {
+    wiring.database.hang();
+    wiring.queue.slow(INVOCATION_MS + 2000);
+
+    const { response, elapsedMs } = await wiring.handle(purchase());
+
+    expect(response.statusCode).toBe(503);
+    expect(response.headers?.['retry-after']).toBeDefined();
+    expect(elapsedMs).toBeLessThan(INVOCATION_MS);
+  });
+
+  it('the Upstash endpoint answers after the time left: 202, the row stored and handed to the fallback queue to publish', async () => {
+    wiring.redis.slow(INVOCATION_MS + 2000);
+    const event = purchase();
+
+    const { response, elapsedMs } = await wiring.handle(event);
+
+    expect(response.statusCode).toBe(202);
+    expect(await storedRows(event.event_id)).toBe(1);
+    expect(await fallbackEventIds()).toContain(event.event_id);
+    expect(elapsedMs).toBeLessThan(INVOCATION_MS);
+  });
+
   it('the Upstash endpoint hangs after the row is stored: 202, and the event is handed to the fallback queue to publish', async () => {
     wiring.redis.hang();
     const event = purchase();

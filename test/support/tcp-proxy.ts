@@ -34,6 +34,8 @@ export class TcpProxy {
   };
   /** Connections that lost bytes while hung: out of sync with the server, so reset on forward(). */
   private readonly desynced = new Set<net.Socket>();
+  /** Chunks a slow() proxy has yet to deliver; dropped with the connections on block(). */
+  private readonly delayed = new Set<NodeJS.Timeout>();
 
   private constructor(
     readonly target: TcpProxyTarget,
@@ -96,8 +98,13 @@ export class TcpProxy {
         this.desynced.add(to);
         return;
       }
-      if (mode.kind === 'slow') setTimeout(() => to.writable && to.write(chunk), mode.delayMs);
-      else if (to.writable) to.write(chunk);
+      if (mode.kind === 'slow') {
+        const timer = setTimeout(() => {
+          this.delayed.delete(timer);
+          if (to.writable) to.write(chunk);
+        }, mode.delayMs);
+        this.delayed.add(timer);
+      } else if (to.writable) to.write(chunk);
     });
     from.on('end', () => to.end());
   }
@@ -150,6 +157,8 @@ export class TcpProxy {
       else socket.destroy();
     }
     this.sockets.clear();
+    for (const timer of this.delayed) clearTimeout(timer);
+    this.delayed.clear();
     await closing;
   }
 
