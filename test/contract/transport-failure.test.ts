@@ -88,6 +88,13 @@ const UNREACHABLE: Array<[string, () => unknown]> = [
   ['an unmodelled 502 from a proxy', () => sdkError('Unknown', 502, 'server')],
   ['DatabaseResumingException (Aurora waking up)', () => sdkError('DatabaseResumingException', 400, 'client')],
   ['StatementTimeoutException', () => sdkError('StatementTimeoutException', 400, 'client')],
+  [
+    'Aurora dropped the connection behind the Data API (no SQLSTATE)',
+    () =>
+      Object.assign(sdkError('BadRequestException', 400, 'client'), {
+        message: 'Communications link failure. The last packet sent successfully to the server was 0 milliseconds ago.',
+      }),
+  ],
   ['pg: Connection terminated unexpectedly', () => new Error('Connection terminated unexpectedly')],
   ['pg: connect timeout', () => new Error('timeout exceeded when trying to connect')],
   ['pg: query_timeout', () => new Error('Query read timeout')],
