@@ -31,18 +31,6 @@ export async function createSqlExecutor(config: Config): Promise<SqlExecutor> {
   }
 }
 
-/** Reads `{url, token}` from a Secrets Manager secret (Upstash credentials never sit in env vars). */
-async function upstashCredentials(secretArn: string): Promise<{ url: string; token: string }> {
-  const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
-  const client = new SecretsManagerClient({});
-  const secret = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
-  const value = JSON.parse(secret.SecretString ?? '{}') as { url?: unknown; token?: unknown };
-  if (typeof value.url !== 'string' || typeof value.token !== 'string') {
-    throw new Error(`secret ${secretArn} must hold JSON {"url": "...", "token": "..."}`);
-  }
-  return { url: value.url, token: value.token };
-}
-
 /** The stream adapter for `config.stream.driver`. */
 export async function createEventStream(config: Config, options: { maxBlockMs?: number } = {}): Promise<EventStream> {
   const { stream } = config;
@@ -51,7 +39,7 @@ export async function createEventStream(config: Config, options: { maxBlockMs?: 
     const credentials =
       stream.upstash.url && stream.upstash.token
         ? { url: stream.upstash.url, token: stream.upstash.token }
-        : await upstashCredentials(stream.upstash.secretArn as string);
+        : await (await import('./adapters/secrets.ts')).readUpstashCredentials(stream.upstash.secretArn as string);
     return createUpstashStream({ ...credentials, streamKey: stream.key, group: stream.group });
   }
   const { createIoredisStream } = await import('./adapters/stream/ioredis.ts');
@@ -67,7 +55,11 @@ export async function createEventStream(config: Config, options: { maxBlockMs?: 
 export async function createQueues(config: Config): Promise<{ dlq?: DeadLetterQueue; fallback?: IngestFallbackQueue }> {
   const { dlqUrl, fallbackUrl, endpoint } = config.queues;
   if (!dlqUrl && !fallbackUrl) return {};
-  const { createSqsClient, createSqsDeadLetterQueue, createSqsIngestFallbackQueue } = await import('./adapters/sqs.ts');
+  const [{ createSqsClient }, { createSqsDeadLetterQueue }, { createSqsIngestFallbackQueue }] = await Promise.all([
+    import('./adapters/sqs/client.ts'),
+    import('./adapters/sqs/dead-letter-queue.ts'),
+    import('./adapters/sqs/fallback-queue.ts'),
+  ]);
   const client = createSqsClient(endpoint ? { endpoint } : {});
   return {
     ...(dlqUrl ? { dlq: createSqsDeadLetterQueue(client, dlqUrl) } : {}),

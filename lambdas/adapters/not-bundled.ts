@@ -13,6 +13,13 @@ export class Redis {
   }
 }
 
+/** ioredis's Command class (only reached once a client exists, which it cannot). */
+export class Command {
+  constructor() {
+    missing();
+  }
+}
+
 /** @upstash/redis error classes (only reached once a client exists, which it cannot). */
 export const errors = {};
 

@@ -4,6 +4,7 @@ import type { Context, ScheduledEvent } from 'aws-lambda';
 import { loadConfig } from '../config.ts';
 import type { DrainSummary } from '../core/drain/delivery.ts';
 import { createDrainer } from '../core/drain/loop.ts';
+import { withInvocationDeadline } from '../deadline.ts';
 import { consumerName, createEventStream, createQueues, createSqlExecutor } from '../deps.ts';
 import { createEmfMetrics } from '../observability/emf-metrics.ts';
 import { createLogger } from '../observability/logger.ts';
@@ -23,7 +24,7 @@ const drainer = createDrainer(
   drainSettings(config, consumerName(config)),
 );
 
-export async function handler(_event: ScheduledEvent, context: Context): Promise<DrainSummary> {
+async function drain(_event: ScheduledEvent, context: Context): Promise<DrainSummary> {
   metrics.gauge('activeWorkers', 1);
   const summary = await drainer.drain({
     remainingMs: () => context.getRemainingTimeInMillis(),
@@ -32,3 +33,7 @@ export async function handler(_event: ScheduledEvent, context: Context): Promise
   logger.info('drain finished', { ...summary });
   return summary;
 }
+
+// Every call the drain makes ends before the Lambda timeout (lambdas/deadline.ts): a hanging
+// dependency surfaces as DependencyUnavailableError while there is time to stop cleanly.
+export const handler = withInvocationDeadline(drain);

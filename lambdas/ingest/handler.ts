@@ -2,6 +2,7 @@
 // logger and metrics are built once per container; every request runs lambdas/ingest/app.ts.
 import { loadConfig } from '../config.ts';
 import { createBackpressure } from '../core/backpressure.ts';
+import { withInvocationDeadline } from '../deadline.ts';
 import { createEventStream, createQueues, createSqlExecutor } from '../deps.ts';
 import { createEmfMetrics } from '../observability/emf-metrics.ts';
 import { createLogger } from '../observability/logger.ts';
@@ -13,7 +14,7 @@ const config = loadConfig();
 const logger = createLogger({ serviceName: config.serviceName, level: config.logLevel });
 const [sql, stream, queues] = await Promise.all([createSqlExecutor(config), createEventStream(config), createQueues(config)]);
 
-export const handler = createIngestApp({
+const app = createIngestApp({
   sql,
   stream,
   ...(queues.fallback ? { fallback: queues.fallback } : {}),
@@ -24,3 +25,7 @@ export const handler = createIngestApp({
   ...(config.adminToken ? { adminToken: config.adminToken } : {}),
   backpressure: createBackpressure({ stream, clock: systemClock, logger }, config.backpressure),
 });
+
+// Every call a request makes ends before the Lambda timeout (lambdas/deadline.ts): a hanging
+// dependency becomes the fallback queue (202) or a 503, never a timed-out invocation.
+export const handler = withInvocationDeadline(app);

@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { LAG_COUNT_LIMIT } from '../../lambdas/adapters/stream/command-stream.ts';
 import { createIoredisStream } from '../../lambdas/adapters/stream/ioredis.ts';
 import { errorNotesKey } from '../../lambdas/adapters/stream/replies.ts';
 import { createUpstashStream } from '../../lambdas/adapters/stream/upstash.ts';
@@ -101,6 +102,13 @@ afterAll(async () => {
 async function streamIds(key: string): Promise<string[]> {
   const entries = (await admin.call('XRANGE', key, '-', '+')) as [string, string[]][];
   return entries.map(([id]) => id);
+}
+
+/** `lag` of the only group as Redis itself reports it in XINFO GROUPS. */
+async function rawGroupLag(key: string): Promise<unknown> {
+  const [group] = (await admin.call('XINFO', 'GROUPS', key)) as unknown[][];
+  const fields = group ?? [];
+  return fields[fields.indexOf('lag') + 1];
 }
 
 function describeEventStreamConformance(adapter: AdapterUnderTest): void {
@@ -355,6 +363,41 @@ function describeEventStreamConformance(adapter: AdapterUnderTest): void {
         lastDeliveredId: b,
         consumers: 1,
       });
+    });
+
+    // Redis reports lag null when entries-read cannot be trusted; reporting that as 0 kept QueueLagHigh quiet.
+    it('counts the lag itself when Redis reports it as null (an entry deleted after the group position)', async () => {
+      await stream.ensureGroup();
+      const ids = await stream.add(['a', 'b', 'c', 'd', 'e']);
+      await admin.xdel(target.streamKey, ids[3] ?? '');
+      await stream.readNew('c1', { count: 1 });
+      expect(await rawGroupLag(target.streamKey)).toBeNull();
+
+      const stats = await stream.stats();
+
+      expect(stats.lag).toBe(3); // b, c and e: never delivered
+      expect(stats.lastDeliveredId).toBe(ids[0]);
+    });
+
+    it('counts the lag itself when Redis reports it as null (XGROUP SETID to an arbitrary id)', async () => {
+      await stream.ensureGroup();
+      const ids = await stream.add(['a', 'b', 'c', 'd', 'e']);
+      await admin.call('XGROUP', 'SETID', target.streamKey, target.group, ids[1] ?? '');
+      expect(await rawGroupLag(target.streamKey)).toBeNull();
+
+      expect((await stream.stats()).lag).toBe(3);
+    });
+
+    it(`stops counting a null lag at ${LAG_COUNT_LIMIT} entries, still above the alarm threshold`, async () => {
+      await stream.ensureGroup();
+      const [, second] = await stream.add(['a', 'b']);
+      const pipeline = admin.pipeline();
+      for (let i = 0; i < LAG_COUNT_LIMIT + 10; i++) pipeline.xadd(target.streamKey, '*', 'data', 'x');
+      await pipeline.exec();
+      await admin.call('XGROUP', 'SETID', target.streamKey, target.group, second ?? '');
+      expect(await rawGroupLag(target.streamKey)).toBeNull();
+
+      expect((await stream.stats()).lag).toBe(LAG_COUNT_LIMIT);
     });
   });
 

@@ -2,12 +2,10 @@
 // endpoint through the real SDK: in-process fauxqs, or TEST_SQS_ENDPOINT. Never mocks the SDK.
 import { CreateQueueCommand, DeleteQueueCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  createSqsClient,
-  createSqsDeadLetterQueue,
-  createSqsIngestFallbackQueue,
-  SqsBatchError,
-} from '../../lambdas/adapters/sqs.ts';
+import { createSqsClient } from '../../lambdas/adapters/sqs/client.ts';
+import { createSqsDeadLetterQueue } from '../../lambdas/adapters/sqs/dead-letter-queue.ts';
+import { SqsBatchError } from '../../lambdas/adapters/sqs/errors.ts';
+import { createSqsIngestFallbackQueue } from '../../lambdas/adapters/sqs/fallback-queue.ts';
 import { DependencyUnavailableError } from '../../lambdas/errors.ts';
 import type { DeadLetter, FallbackMessage, IngestFallbackQueue } from '../../lambdas/ports.ts';
 import { type LocalSqs, startLocalSqs } from '../../scripts/local-endpoints/sqs.ts';

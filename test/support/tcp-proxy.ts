@@ -1,5 +1,6 @@
 // A TCP proxy the fault tests put between a process and a real service (Postgres, Redis, SQS), so an
-// outage is real on the wire: block() drops every connection and refuses new ones. Never fakes replies.
+// outage is real on the wire: block() drops every connection and refuses new ones, hang() accepts and
+// never answers, slow() answers late. Never fakes replies.
 import net from 'node:net';
 
 export interface TcpProxyTarget {
@@ -27,6 +28,14 @@ export class TcpProxy {
   private acceptedCount = 0;
   private droppedCount = 0;
   private closed = false;
+  /** How bytes travel: at once, after a delay, or not at all (swallowed). */
+  private mode: { readonly kind: 'forward' } | { readonly kind: 'slow'; readonly delayMs: number } | { readonly kind: 'hang' } = {
+    kind: 'forward',
+  };
+  /** Connections that lost bytes while hung: out of sync with the server, so reset on forward(). */
+  private readonly desynced = new Set<net.Socket>();
+  /** Chunks a slow() proxy has yet to deliver; dropped with the connections on block(). */
+  private readonly delayed = new Set<NodeJS.Timeout>();
 
   private constructor(
     readonly target: TcpProxyTarget,
@@ -76,8 +85,45 @@ export class TcpProxy {
     };
     client.on('error', cut).on('close', cut);
     upstream.on('error', cut).on('close', cut);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    this.relay(client, upstream);
+    this.relay(upstream, client);
+  }
+
+  /** Copies `from` → `to` as the current mode says (timers of equal delay fire in order). */
+  private relay(from: net.Socket, to: net.Socket): void {
+    from.on('data', (chunk: Buffer) => {
+      const mode = this.mode;
+      if (mode.kind === 'hang') {
+        this.desynced.add(from);
+        this.desynced.add(to);
+        return;
+      }
+      if (mode.kind === 'slow') {
+        const timer = setTimeout(() => {
+          this.delayed.delete(timer);
+          if (to.writable) to.write(chunk);
+        }, mode.delayMs);
+        this.delayed.add(timer);
+      } else if (to.writable) to.write(chunk);
+    });
+    from.on('end', () => to.end());
+  }
+
+  /** Accepts connections and forwards nothing either way, open ones included: a peer that never answers. */
+  hang(): void {
+    this.mode = { kind: 'hang' };
+  }
+
+  /** Forwards every chunk `delayMs` late, both ways: a peer that answers slowly. */
+  slow(delayMs: number): void {
+    this.mode = { kind: 'slow', delayMs };
+  }
+
+  /** Forwards at once again; connections that lost bytes while hung are reset (their protocol is out of sync). */
+  answerNormally(): void {
+    this.mode = { kind: 'forward' };
+    for (const socket of this.desynced) socket.destroy();
+    this.desynced.clear();
   }
 
   private listen(): Promise<void> {
@@ -111,6 +157,8 @@ export class TcpProxy {
       else socket.destroy();
     }
     this.sockets.clear();
+    for (const timer of this.delayed) clearTimeout(timer);
+    this.delayed.clear();
     await closing;
   }
 
@@ -144,4 +192,24 @@ export class TcpProxy {
     this.closed = true;
     await this.block();
   }
+}
+
+/** A loopback port that accepts connections and never answers (no service behind it at all). */
+export async function startSilentServer(): Promise<{ readonly port: number; readonly url: string; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {}).on('close', () => sockets.delete(socket));
+    socket.resume(); // read and discard: the peer's request is taken, never answered
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

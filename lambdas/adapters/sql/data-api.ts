@@ -10,9 +10,11 @@ import {
   RollbackTransactionCommand,
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
+import { callSignal } from '../../deadline.ts';
 import { DependencyUnavailableError, SqlStatementError } from '../../errors.ts';
 import type { SqlExecutor, SqlParam, SqlParams, SqlResult, SqlRow } from '../../ports.ts';
 import { toPositional } from '../../sql-text.ts';
+import { messageOf, transportFailure } from '../transport-failure.ts';
 import { classifyPgError } from './classify-pg.ts';
 import { positionalValues } from './values.ts';
 
@@ -36,51 +38,39 @@ export interface DataApiExecutorOptions {
  */
 export const DATA_API_MAX_STATEMENT_BYTES = 1024 * 1024;
 export const DATA_API_REQUEST_LIMIT_BYTES = 4 * 1024 * 1024;
+/** A statement may run up to 45 s synchronously on the service; a call may outlast it a little, no more. */
+export const DATA_API_CALL_CAP_MS = 50_000;
 
-// Answers that mean "the database or the service is not there right now": retrying later can succeed.
-const UNAVAILABLE = new Set([
-  'DatabaseResumingException', // Aurora Serverless v2 waking from a pause
-  'DatabaseUnavailableException',
-  'ServiceUnavailableError',
-  'InternalServerErrorException',
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'StatementTimeoutException',
-  'TimeoutError', // the SDK's own request/connection timeout
-  'RequestTimeout',
-  'RequestTimeoutException',
-]);
 // Statement errors carry the SQLSTATE in the message ("ERROR: … ; SQLState: 42P01").
 const SQL_STATE = /SQLState:\s*([0-9A-Z]{5})/;
 
+/**
+ * The Data API's answers in EventFlow's error types. A statement error is decided by its SQLSTATE
+ * (the rules of pg/PGlite); anything the shared transport test recognises (throttling, timeouts,
+ * 5xx, Aurora resuming, sockets) is DependencyUnavailableError; an oversized request is permanent.
+ */
 export function classifyDataApiError(error: unknown): Error {
   if (error instanceof DependencyUnavailableError || error instanceof SqlStatementError) return error;
-  const err = error as { name?: unknown; message?: unknown; $metadata?: { httpStatusCode?: number } };
+  const err = error as { name?: unknown; $metadata?: { httpStatusCode?: number } };
   const name = typeof err?.name === 'string' ? err.name : '';
-  const message = typeof err?.message === 'string' ? err.message : String(error);
-  const status = err?.$metadata?.httpStatusCode;
-  if (UNAVAILABLE.has(name) || status === 429 || (status !== undefined && status >= 500)) {
-    return new DependencyUnavailableError('database', `database unavailable: ${name || 'Error'}: ${message}`, {
-      cause: error,
-      resuming: name === 'DatabaseResumingException',
-    });
-  }
-  if (status === 413) {
+  const message = messageOf(error);
+  if (err?.$metadata?.httpStatusCode === 413) {
     // Over the 4 MiB request cap: the same statement will never fit, so not worth a retry.
     return new SqlStatementError(`request too large for the Data API: ${message}`, undefined, { cause: error });
   }
   if (name === 'DatabaseErrorException' || name === 'BadRequestException') {
-    // Same SQLSTATE rules as pg/PGlite: a deadlock or serialization failure is transient, a syntax error is not.
     const code = SQL_STATE.exec(message)?.[1];
-    return classifyPgError(Object.assign(new Error(message, { cause: error }), code ? { code } : {}));
+    if (code) return classifyPgError(Object.assign(new Error(message, { cause: error }), { code }));
   }
-  if (status === undefined && error instanceof Error) {
-    // No HTTP answer at all: a socket error (ECONNREFUSED, ECONNRESET …) is classified by the shared rules.
-    const network = classifyPgError(error);
-    if (network instanceof DependencyUnavailableError) return network;
-    if (/socket hang up|fetch failed|network/i.test(message)) {
-      return new DependencyUnavailableError('database', `database unavailable: ${message}`, { cause: error });
-    }
+  const failure = transportFailure(error);
+  if (failure) {
+    return new DependencyUnavailableError('database', `database unavailable: ${name || 'Error'}: ${message}`, {
+      cause: error,
+      resuming: failure.resuming,
+    });
+  }
+  if (name === 'DatabaseErrorException' || name === 'BadRequestException') {
+    return new SqlStatementError(message, undefined, { cause: error });
   }
   return error instanceof Error ? error : new Error(message);
 }
@@ -181,10 +171,12 @@ export function createDataApiExecutor(options: DataApiExecutorOptions): SqlExecu
     new RDSDataClient({
       ...(options.region ? { region: options.region } : {}),
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      // A statement may run up to 45 s synchronously on the service; the socket must outlast it, but an
-      // endpoint that never answers the connect must fail fast.
-      requestHandler: { connectionTimeout: 3000, requestTimeout: 50_000 },
+      // An endpoint that never answers the connect must fail fast; the answer is bounded per call below.
+      requestHandler: { connectionTimeout: 3000, requestTimeout: DATA_API_CALL_CAP_MS },
     });
+  // Each call ends by its cap or the invocation's deadline (lambdas/deadline.ts), whichever comes
+  // first: the abort also stops the SDK's retries, and is classified as the database being unavailable.
+  const bounded = () => ({ abortSignal: callSignal(DATA_API_CALL_CAP_MS) });
   const target = { resourceArn: options.resourceArn, secretArn: options.secretArn };
 
   /** Every SDK call goes through here, so every failure leaves the adapter classified. */
@@ -212,6 +204,7 @@ export function createDataApiExecutor(options: DataApiExecutorOptions): SqlExecu
           includeResultMetadata: true,
           formatRecordsAs: 'JSON',
         }),
+        bounded(),
       ),
     );
     return toResult<Row>(output);
@@ -222,7 +215,7 @@ export function createDataApiExecutor(options: DataApiExecutorOptions): SqlExecu
     query: (sql, params) => run(sql, params),
     async transaction(fn) {
       const { transactionId } = await call(() =>
-        client.send(new BeginTransactionCommand({ ...target, database: options.database })),
+        client.send(new BeginTransactionCommand({ ...target, database: options.database }), bounded()),
       );
       if (!transactionId) throw new DependencyUnavailableError('database', 'BeginTransaction returned no transaction id');
       let result: Awaited<ReturnType<typeof fn>>;
@@ -230,14 +223,14 @@ export function createDataApiExecutor(options: DataApiExecutorOptions): SqlExecu
         result = await fn({ query: (sql, params) => run(sql, params, transactionId) });
       } catch (error) {
         // The callback's error wins; a failed rollback only means the service will time the transaction out.
-        await call(() => client.send(new RollbackTransactionCommand({ ...target, transactionId }))).catch(() => {});
+        await call(() => client.send(new RollbackTransactionCommand({ ...target, transactionId }), bounded())).catch(() => {});
         throw error;
       }
       try {
-        await call(() => client.send(new CommitTransactionCommand({ ...target, transactionId })));
+        await call(() => client.send(new CommitTransactionCommand({ ...target, transactionId }), bounded()));
       } catch (error) {
         // Whether a failed commit left the transaction open is unknown: ask for a rollback to be sure.
-        await call(() => client.send(new RollbackTransactionCommand({ ...target, transactionId }))).catch(() => {});
+        await call(() => client.send(new RollbackTransactionCommand({ ...target, transactionId }), bounded())).catch(() => {});
         throw error;
       }
       return result;

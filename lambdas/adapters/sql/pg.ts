@@ -1,6 +1,7 @@
 // SqlExecutor over node-postgres: direct connections (local Postgres, RDS Proxy in a VPC).
 // Never leaks pg types: rows follow the SqlRow shapes, errors are classified.
 import pg from 'pg';
+import { callTimeoutMs, withCallTimeout } from '../../deadline.ts';
 import type { SqlExecutor, SqlParams, SqlResult, SqlRow } from '../../ports.ts';
 import { toPositional } from '../../sql-text.ts';
 import { classifyPgError } from './classify-pg.ts';
@@ -31,11 +32,25 @@ export interface PgExecutorOptions {
 
 type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 
-async function run<Row extends SqlRow>(client: Queryable, sql: string, params?: SqlParams): Promise<SqlResult<Row>> {
+/** A call's time when no invocation deadline is nearer: the server's statement timeout and some. */
+const callCapMs = (statementTimeoutMs: number) => statementTimeoutMs + 5000;
+
+async function run<Row extends SqlRow>(
+  client: Queryable,
+  capMs: number,
+  sql: string,
+  params?: SqlParams,
+): Promise<SqlResult<Row>> {
   const { text, names } = toPositional(sql);
   const values = positionalValues(names, params);
   try {
-    const result = await client.query({ text, values, types } as pg.QueryConfig);
+    // Bounded by the cap or the invocation's deadline (lambdas/deadline.ts), waiting for a pooled
+    // connection included. query_timeout makes pg drop a connection whose answer is late, so the
+    // pool never hands out a client still busy with a timed-out statement.
+    const timeoutMs = callTimeoutMs(capMs);
+    const result = await withCallTimeout(timeoutMs, () =>
+      client.query({ text, values, types, query_timeout: timeoutMs } as pg.QueryConfig),
+    );
     return { rows: result.rows.map(normalizeRow) as Row[], rowCount: result.rowCount ?? result.rows.length };
   } catch (error) {
     throw classifyPgError(error);
@@ -52,26 +67,34 @@ export function createPgExecutor(options: PgExecutorOptions): SqlExecutor {
   });
   // An idle client losing its connection must not crash the process; the next query reports it.
   pool.on('error', () => {});
+  const capMs = callCapMs(options.statementTimeoutMs ?? 25_000);
   return {
     maxStatementBytes: 64 * 1024 * 1024,
-    query: (sql, params) => run(pool, sql, params),
+    query: (sql, params) => run(pool, capMs, sql, params),
     async transaction(fn) {
       let client: pg.PoolClient;
+      const connecting = pool.connect();
       try {
-        client = await pool.connect();
+        client = await withCallTimeout(capMs, () => connecting);
       } catch (error) {
+        // A connection that arrives after the deadline goes back to the pool unused.
+        connecting.then(
+          (late) => late.release(),
+          () => {}, // the failure was already reported above
+        );
         throw classifyPgError(error);
       }
       let broken = false;
       try {
-        await run(client, 'BEGIN');
-        const result = await fn({ query: (sql, params) => run(client, sql, params) });
-        await run(client, 'COMMIT');
+        await run(client, capMs, 'BEGIN');
+        const result = await fn({ query: (sql, params) => run(client, capMs, sql, params) });
+        await run(client, capMs, 'COMMIT');
         return result;
       } catch (error) {
         try {
-          await client.query('ROLLBACK');
+          await run(client, capMs, 'ROLLBACK');
         } catch {
+          // No answer to ROLLBACK: the connection is destroyed, which ends the transaction server-side.
           broken = true;
         }
         // Statements were classified by run(); the caller's own errors pass through unchanged.

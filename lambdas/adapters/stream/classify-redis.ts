@@ -2,18 +2,15 @@
 // "could not talk to Redis" is a DependencyUnavailableError('stream'), a lost group a
 // StreamGroupMissingError; any other command error stays an Error.
 import { DependencyUnavailableError, StreamGroupMissingError } from '../../errors.ts';
-
-const UNAVAILABLE =
-  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EPIPE|EHOSTUNREACH|EAI_AGAIN|Connection is closed|MaxRetriesPerRequest|enableOfflineQueue|Command timed out|LOADING|BUSY |MASTERDOWN|TRYAGAIN|fetch failed|socket hang up|Too Many Requests|Service Unavailable|Bad Gateway|Gateway Timeout/i;
+import { messageOf, transportFailure } from '../transport-failure.ts';
 
 export function classifyRedisError(error: unknown): Error {
-  if (error instanceof DependencyUnavailableError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  const code = (error as { code?: unknown })?.code;
+  if (error instanceof DependencyUnavailableError || error instanceof StreamGroupMissingError) return error;
+  const message = messageOf(error);
   // NOGROUP: the group is gone; UNBLOCKED: the key vanished under a blocked XREADGROUP.
   if (/^(NOGROUP|UNBLOCKED)\b/.test(message)) return new StreamGroupMissingError(message, { cause: error });
-  if (UNAVAILABLE.test(message) || (typeof code === 'string' && UNAVAILABLE.test(code))) {
+  if (transportFailure(error)) {
     return new DependencyUnavailableError('stream', `redis unavailable: ${message}`, { cause: error });
   }
-  return error instanceof Error ? error : new Error(message);
+  return error instanceof Error ? error : new Error(message, { cause: error });
 }

@@ -1,5 +1,7 @@
 // The EventStream as Redis command lines over a transport. Both adapters (ioredis over TCP, Upstash
 // over REST) send exactly these commands and parse the same replies; only the transport differs.
+
+import { callTimeoutMs } from '../../deadline.ts';
 import { StreamGroupMissingError } from '../../errors.ts';
 import type { ErrorRecord, EventStream } from '../../ports.ts';
 import {
@@ -13,6 +15,31 @@ import {
 } from './replies.ts';
 
 export type Command = [name: string, ...args: (string | number)[]];
+
+/** Time between the end of a BLOCK and the end of the command's allowed time. */
+const BLOCK_SLACK_MS = 1000;
+
+/**
+ * Most entries counted when XINFO GROUPS cannot tell the lag: twice QueueLagHigh's default threshold
+ * (lib/observability.ts), so the alarm still sees a lag above it; beyond, the count stops there.
+ */
+export const LAG_COUNT_LIMIT = 20_000;
+
+/**
+ * Counts entries after ARGV[1] (exclusive), at most ARGV[2], inside Redis: only the number travels.
+ * Redis reports `lag` as null once it cannot derive it from entries-read (an XDEL after the group's
+ * position, XGROUP SETID to an arbitrary id), and Upstash may always report null.
+ */
+const COUNT_AFTER_SCRIPT = `local start = '(' .. ARGV[1]
+local limit = tonumber(ARGV[2])
+local n = 0
+while n < limit do
+  local batch = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', math.min(1000, limit - n))
+  if #batch == 0 then break end
+  n = n + #batch
+  start = '(' .. batch[#batch][1]
+end
+return n`;
 
 /** How commands reach Redis. Errors must already be classified (classify-redis.ts). */
 export interface RedisTransport {
@@ -53,7 +80,10 @@ export function createCommandStream(transport: RedisTransport, options: { stream
     },
     async readNew(consumer, { count, blockMs }) {
       // Without a held connection blockMs is ignored on purpose: the read returns at once (see ports.ts).
-      const block = transport.canBlock && blockMs && blockMs > 0 ? ['BLOCK', blockMs] : [];
+      // Under an invocation deadline the BLOCK is shortened to end well inside the call's time, so an
+      // idle stream answers "nothing new" rather than timing out; BLOCK 0 would mean "forever".
+      const waitMs = Math.min(blockMs ?? 0, callTimeoutMs(Number.POSITIVE_INFINITY) - BLOCK_SLACK_MS);
+      const block = transport.canBlock && waitMs > 0 ? ['BLOCK', waitMs] : [];
       return parseReadGroup(await call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, ...block, 'STREAMS', key, '>'));
     },
     async pending({ minIdleMs, count, consumer }) {
@@ -114,7 +144,11 @@ export function createCommandStream(transport: RedisTransport, options: { stream
         .catch((error: unknown) => {
           throw missingKeyAsGroupMissing(error);
         });
-      return parseStats(length, summary, groups, group);
+      const stats = parseStats(length, summary, groups, group);
+      if (stats.lag !== null) return stats;
+      // Not atomic with the pipeline above: entries added meanwhile count too, which a lag may.
+      const after = await call('EVAL', COUNT_AFTER_SCRIPT, 1, key, stats.lastDeliveredId, LAG_COUNT_LIMIT);
+      return { ...stats, lag: Number(after) };
     },
     async length() {
       return Number(await call('XLEN', key));

@@ -1,6 +1,7 @@
 // EventStream over ioredis (TCP): local Redis, ElastiCache/Valkey, Upstash over TLS.
 // Uses RESP2 so replies have the shapes replies.ts parses; never blocks a connection shared with writes.
-import { Redis } from 'ioredis';
+import { Command, type Pipeline, Redis } from 'ioredis';
+import { callTimeoutMs } from '../../deadline.ts';
 import type { EventStream } from '../../ports.ts';
 import { classifyRedisError } from './classify-redis.ts';
 import { createCommandStream } from './command-stream.ts';
@@ -14,32 +15,46 @@ export interface IoredisStreamOptions {
 }
 
 export function createIoredisStream(options: IoredisStreamOptions): EventStream {
+  // A client that never blocks (the API's) gives up quickly, so a Redis outage costs a request
+  // ~1.5 s, not the reconnect cycle; a blocking reader waits out its BLOCK first.
+  const commandTimeoutMs = options.maxBlockMs ? options.maxBlockMs + 5000 : 1500;
   const redis = new Redis(options.url, {
     protocol: 2,
     lazyConnect: false,
     connectTimeout: 3000,
-    // A client that never blocks (the API's) gives up quickly, so a Redis outage costs a request
-    // ~1.5 s, not the reconnect cycle; a blocking reader waits out its BLOCK first.
-    commandTimeout: options.maxBlockMs ? options.maxBlockMs + 5000 : 1500,
+    commandTimeout: commandTimeoutMs,
     maxRetriesPerRequest: 1,
     retryStrategy: (times) => Math.min(times * 200, 2000),
   });
+  /**
+   * A command whose timer runs from now for the timeout, or less when the invocation's deadline is
+   * nearer (lambdas/deadline.ts). ioredis keeps a timer already set, so the client-wide one does not
+   * replace it; a late reply is discarded by ioredis.
+   */
+  const command = (name: string, args: readonly (string | number)[]): Command => {
+    const timed = new Command(name, [...args], { replyEncoding: 'utf8' });
+    timed.setTimeout(callTimeoutMs(commandTimeoutMs));
+    return timed;
+  };
   // Connection errors surface on the command that needed the connection; don't crash on the event.
   redis.on('error', () => {});
 
   return createCommandStream(
     {
       canBlock: true,
-      async call([command, ...args]) {
+      async call([name, ...args]) {
         try {
-          return await redis.call(command, ...args);
+          const sent = command(name, args);
+          redis.sendCommand(sent);
+          return await sent.promise;
         } catch (error) {
           throw classifyRedisError(error);
         }
       },
       async pipeline(commands) {
-        const pipeline = redis.pipeline();
-        for (const [command, ...args] of commands) pipeline.call(command, ...args);
+        // The typed chain hides sendCommand, which the Pipeline class has: it queues a prepared command.
+        const pipeline = redis.pipeline() as unknown as Pipeline;
+        for (const [name, ...args] of commands) pipeline.sendCommand(command(name, args));
         let results: [Error | null, unknown][] | null;
         try {
           results = await pipeline.exec();

@@ -1,7 +1,8 @@
 // EventStream over Upstash's REST API (@upstash/redis): Lambdas reach Redis without a VPC or a held socket.
 // A transport for command-stream.ts (the same commands as the ioredis adapter); must never promise a blocking read.
 import { errors, Redis } from '@upstash/redis';
-import { ConfigError, DependencyUnavailableError } from '../../errors.ts';
+import { callSignal } from '../../deadline.ts';
+import { ConfigError } from '../../errors.ts';
 import type { EventStream } from '../../ports.ts';
 import { classifyRedisError } from './classify-redis.ts';
 import { type Command, createCommandStream } from './command-stream.ts';
@@ -33,14 +34,12 @@ class UpstashRedis extends Redis {
   }
 }
 
-/** Upstash-only failure shapes first, then the mapping shared with the ioredis adapter. */
-function toStreamError(error: unknown): Error {
-  // TimeoutError: our deadline fired. UpstashJSONParseError: a non-JSON body, i.e. a gateway or proxy
-  // page (502/503), not Redis. The client does not expose the HTTP status, so this is how 5xx shows.
-  if (error instanceof errors.UpstashJSONParseError || (error instanceof Error && error.name === 'TimeoutError')) {
-    return new DependencyUnavailableError('stream', `upstash unavailable: ${error.message}`, { cause: error });
-  }
-  if (error instanceof errors.UpstashError) {
+/**
+ * @upstash/redis errors in EventFlow's types, by the rules shared with the ioredis adapter (a gateway
+ * page instead of JSON, a timed-out or aborted fetch, and socket errors are all transport failures).
+ */
+export function classifyUpstashError(error: unknown): Error {
+  if (error instanceof errors.UpstashError && error.message.includes(', command was: ')) {
     // The client appends the whole request body to HTTP errors: megabytes of event payloads in a log line.
     return classifyRedisError(new errors.UpstashError(error.message.replace(/, command was: [\s\S]*$/, '')));
   }
@@ -65,7 +64,8 @@ export function createUpstashStream(options: UpstashStreamOptions): EventStream 
     // Only network failures are retried (a stale keep-alive socket is common on Lambda); kept short so
     // an unreachable endpoint fails fast. A retried XADD may duplicate an entry: processing is idempotent.
     retry: { retries: 2, backoff: (attempt) => 50 * 2 ** attempt },
-    signal: () => AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    // Called per request: the cap, or less when the invocation's deadline is nearer (lambdas/deadline.ts).
+    signal: () => callSignal(REQUEST_TIMEOUT_MS),
     // responseEncoding stays base64 (the default): Upstash's JSON encoding has mangled non-BMP characters.
     // Cost: the client's decoder drops a leading U+FEFF; harmless, as stream data is JSON.stringify output.
   });
@@ -77,14 +77,14 @@ export function createUpstashStream(options: UpstashStreamOptions): EventStream 
         try {
           return await redis.exec(command);
         } catch (error) {
-          throw toStreamError(error);
+          throw classifyUpstashError(error);
         }
       },
       async pipeline(commands) {
         try {
           return await redis.pipelineRaw(commands);
         } catch (error) {
-          throw toStreamError(error);
+          throw classifyUpstashError(error);
         }
       },
       async close() {
