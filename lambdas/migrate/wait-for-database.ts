@@ -9,6 +9,7 @@ import { DependencyUnavailableError } from '../errors.ts';
  */
 const NOT_YET = new Set([
   'DatabaseResumingException', // Serverless v2 waking from auto-pause
+  'DatabaseNotFoundException', // "the DB cluster doesn't have a DB instance": the writer is still being created
   'DatabaseUnavailableException',
   'HttpEndpointNotEnabledException', // the Data API of a just-created cluster may lag the cluster itself
   'InvalidResourceStateException', // cluster still being created or modified

@@ -26,6 +26,9 @@ const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode, request
 
 /** Errors as the SDK raises them for the Data API's answers (status codes as the service sends them). */
 const TRANSIENT: Record<string, () => unknown> = {
+  // The Data API's "the DB cluster doesn't have a DB instance": the writer is still being created on a first deploy.
+  DatabaseNotFoundException: () =>
+    new DatabaseNotFoundException({ message: "The DB cluster doesn't have a DB instance", ...meta(404) }),
   DatabaseResumingException: () =>
     new DatabaseResumingException({
       message: 'The Aurora DB instance db-ABC is resuming after being auto-paused. Please wait a few seconds and try again.',
@@ -74,7 +77,6 @@ const PERMANENT: Record<string, () => unknown> = {
   AccessDeniedException: () =>
     new AccessDeniedException({ message: 'not authorized to perform rds-data:ExecuteStatement', ...meta(403) }),
   ForbiddenException: () => new ForbiddenException({ message: 'Forbidden', ...meta(403) }),
-  DatabaseNotFoundException: () => new DatabaseNotFoundException({ message: 'Database eventflow not found', ...meta(404) }),
   'a bug in our code': () => new TypeError("Cannot read properties of undefined (reading 'rows')"),
 };
 
