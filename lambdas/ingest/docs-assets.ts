@@ -41,7 +41,7 @@ export function readDocsAsset(name: string): { body: string; contentType: string
 }
 
 /**
- * The Swagger UI page. Every URL is relative to /docs (so an API Gateway stage prefix such as /v1
+ * The Swagger UI page (validatorUrl: null, or it would load a badge from the internet). Every URL is relative to /docs (so an API Gateway stage prefix such as /v1
  * is kept): the assets under docs/, the description at openapi.json.
  */
 export const SWAGGER_PAGE = `<!doctype html>
@@ -50,6 +50,6 @@ export const SWAGGER_PAGE = `<!doctype html>
 <link rel="stylesheet" href="docs/swagger-ui.css"></head>
 <body><div id="ui"></div>
 <script src="docs/swagger-ui-bundle.js"></script>
-<script>window.ui = SwaggerUIBundle({ url: 'openapi.json', dom_id: '#ui', tryItOutEnabled: false });</script>
+<script>window.ui = SwaggerUIBundle({ url: 'openapi.json', dom_id: '#ui', validatorUrl: null });</script>
 <noscript>The machine-readable description is at <a href="openapi.json">openapi.json</a>.</noscript>
 </body></html>`;

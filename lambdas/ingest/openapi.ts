@@ -222,7 +222,15 @@ function buildDocument(request: RequestSchemas): Record<string, unknown> {
           operationId: 'postEvent',
           tags: ['events'],
           summary: 'Accept one event',
-          requestBody: { required: true, content: jsonContent(ref('Event')) },
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: ref('Event'),
+                example: { event_type: 'purchase', user_id: 'user-42', properties: { amount: 99.5, currency: 'EUR' } },
+              },
+            },
+          },
           responses: {
             '202': respond(
               'Accepted: stored durably, will be processed once. Resending it is safe (duplicate: true).',
