@@ -2,7 +2,9 @@
 // kept with its values, and our pipeline then runs on it (ingest, drain, status, redrive).
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadMigrations } from '../../lambdas/adapters/migration-files.ts';
 import { createPgExecutor } from '../../lambdas/adapters/sql/pg.ts';
+import { migrate } from '../../lambdas/core/migrations.ts';
 import type { SqlExecutor } from '../../lambdas/ports.ts';
 import { type OpenAdapters, openAdapters } from '../support/adapters.ts';
 import { createTestPipeline } from '../support/pipeline.ts';
@@ -284,6 +286,33 @@ describe('our pipeline on the migrated database', () => {
     expect((await pipeline.call('GET', `/events/${ID.failedThrice}`)).body).toMatchObject({ status: 'processed' });
     expect(await countRows(sql, 'failed_events')).toBe(0);
     expect(await countRows(sql, 'original_failed_events')).toBe(4);
+  });
+});
+
+describe('the upgrade through the RDS Data API (the driver of the deploy-time migration Lambda)', () => {
+  it('applies the same upgrade and keeps every row', async () => {
+    const other = await createTestDatabase({ migrate: false });
+    const setup = new pg.Client({ connectionString: other.url });
+    await setup.connect();
+    const streamKey = uniqueName('events');
+    let adapters: OpenAdapters | undefined;
+    try {
+      await setup.query(ORIGINAL_SCHEMA);
+      await setup.query(ORIGINAL_ROWS);
+      adapters = await openAdapters('data-api+upstash', other.url, streamKey);
+      const applied = await migrate(adapters.sql, loadMigrations());
+      expect(applied.slice(0, 2)).toEqual(['000_from_original', '001_initial']);
+      const counts = await setup.query(
+        `SELECT (SELECT count(*) FROM raw_events)::int AS raw, (SELECT count(*) FROM processed_events)::int AS processed,
+                (SELECT count(*) FROM failed_events)::int AS failed, (SELECT count(*) FROM original_failed_events)::int AS history,
+                (SELECT count(*) FROM raw_events WHERE payload ? 'received_at')::int AS normalized`,
+      );
+      expect(counts.rows[0]).toEqual({ raw: 5, processed: 3, failed: 1, history: 4, normalized: 5 });
+    } finally {
+      await setup.end();
+      await adapters?.close();
+      await other.drop();
+    }
   });
 });
 
