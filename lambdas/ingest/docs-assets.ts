@@ -42,11 +42,12 @@ export function readDocsAsset(name: string): { body: string; contentType: string
 
 /**
  * The Swagger UI page (validatorUrl: null, or it would load a badge from the internet). Every URL is relative to /docs (so an API Gateway stage prefix such as /v1
- * is kept): the assets under docs/, the description at openapi.json.
+ * is kept): the assets under docs/, the description at openapi.json; /docs/ is sent to /docs.
  */
 export const SWAGGER_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>EventFlow API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<script>if (location.pathname.endsWith('/')) location.replace(location.pathname.slice(0, -1) + location.search);</script>
 <link rel="stylesheet" href="docs/swagger-ui.css"></head>
 <body><div id="ui"></div>
 <script src="docs/swagger-ui-bundle.js"></script>

@@ -47,7 +47,8 @@ it('renders the operations from the app alone and runs "Try it out" on POST /eve
     return route.abort();
   });
 
-  await page.goto(`${stack.url}/docs`);
+  // With a trailing slash the relative asset URLs would miss: the page sends itself to /docs.
+  await page.goto(`${stack.url}/docs/`);
   const summaries = page.locator('.opblock .opblock-summary-path');
   await summaries.first().waitFor({ timeout: 30_000 });
   const paths = (await summaries.allTextContents()).map((text) => text.replace(/\u200b/g, '').trim());
