@@ -1,7 +1,7 @@
 // The ingest API's response bodies as zod schemas, each checked at compile time against the type
 // its handler returns, so the OpenAPI document (built from these) cannot drift from the code. Pure.
 import * as z from 'zod/mini';
-import type { IngestResult } from '../core/ingest.ts';
+import type { IngestResult, RejectedItem } from '../core/ingest.ts';
 import type { BacklogSummary, EventStatus, Health } from '../core/queries.ts';
 import type { RedriveResult } from '../core/redrive.ts';
 
@@ -46,8 +46,14 @@ export const acceptedResponse = z.object({
 export const batchItemResult = z.union([
   z.object({ event_id: uuid, status: z.literal('accepted'), received_at: isoDateTime, duplicate: z.boolean() }),
   z.object({ event_id: uuid, status: z.literal('conflict'), message: z.string() }),
+  z.object({
+    status: z.literal('rejected'),
+    event_id: z.nullable(uuid).check(z.meta({ description: 'the event_id the item named, when it named a valid one' })),
+    issues: z.array(issue),
+    bytes: z.optional(z.number().check(z.meta({ description: 'set when the item is over the size limit' }))),
+  }),
 ]);
-same<Mutable<IngestResult>, z.output<typeof batchItemResult>>(true);
+same<Mutable<IngestResult | RejectedItem>, z.output<typeof batchItemResult>>(true);
 
 export const batchResponse = z.object({
   accepted: z.int().check(z.gte(0)),
