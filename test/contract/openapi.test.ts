@@ -7,6 +7,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventStream, SqlExecutor } from '../../lambdas/ports.ts';
+import { startLocalStack } from '../../scripts/lib/local-stack.ts';
 import { type OpenAdapters, openAdapters } from '../support/adapters.ts';
 import { purchase } from '../support/events.ts';
 import { createTestPipeline } from '../support/pipeline.ts';
@@ -25,7 +26,6 @@ const ADMIN_TOKEN = 'contract-admin-token';
  * reached by a case below.
  */
 const UNREACHABLE_IN_PROCESS: Record<string, string> = {
-  'getPrometheusMetrics 200': 'served by the local server, not the app (test/integration/server.test.ts)',
   'getPrometheusMetrics 403': 'API Gateway answers it on the deployed API (no such resource)',
   'getEventStatus 403': 'API Gateway: missing API key',
   'getHealth 403': 'API Gateway: missing API key',
@@ -237,6 +237,22 @@ describe('every documented answer the app gives conforms to the document', () =>
       'redriveFailedEvents',
       await pipeline.call('POST', '/admin/redrive', { rawBody: '{}', headers: { ...text, ...admin } }),
     );
+  });
+
+  it('GET /metrics: the local server (npm start) answers Prometheus text', async () => {
+    const stack = await startLocalStack({
+      env: { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, STREAM_KEY: streamKey, PORT: '0', POWERTOOLS_LOG_LEVEL: 'ERROR' },
+      consumer: false,
+      log: () => {},
+    });
+    try {
+      const response = await fetch(`${stack.url}/metrics`);
+      const body = await response.text();
+      expect(body).toContain('# TYPE');
+      expectDocumented('getPrometheusMetrics', { status: response.status, headers: Object.fromEntries(response.headers), body });
+    } finally {
+      await stack.stop();
+    }
   });
 
   it('operations: health and backlog summary', async () => {
