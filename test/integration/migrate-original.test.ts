@@ -245,7 +245,7 @@ describe('our pipeline on the migrated database', () => {
     adapters = await openAdapters('pg+ioredis', db.url, streamKey);
     sql = adapters.sql;
     await adapters.stream.ensureGroup();
-    pipeline = createTestPipeline({ sql, stream: adapters.stream, adminToken: 'admin-secret' });
+    pipeline = createTestPipeline({ sql, stream: adapters.stream, adminToken: 'migrate-original-admin-token' });
   });
 
   afterAll(async () => {
@@ -279,7 +279,7 @@ describe('our pipeline on the migrated database', () => {
   it('redrives an event the original dead-lettered; it ends processed and its failure history stays', async () => {
     const redrive = await pipeline.call('POST', '/admin/redrive', {
       body: { event_ids: [ID.failedThrice] },
-      headers: { 'x-admin-token': 'admin-secret' },
+      headers: { 'x-admin-token': 'migrate-original-admin-token' },
     });
     expect(redrive.status).toBe(200);
     await pipeline.drainOnce();
