@@ -12,7 +12,7 @@ export const MAX_EVENT_BYTES = 32 * 1024;
 /** Deepest nesting accepted inside `properties` (an object directly in properties is depth 1). */
 export const MAX_PROPERTIES_DEPTH = 8;
 /** Keys refused anywhere in properties: they mean something to JS objects, never to analytics. */
-const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+export const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
 export interface Issue {
   /** Dotted path of the offending field, e.g. "properties.amount" or "events[2].event_type". */

@@ -1,5 +1,6 @@
 // Applies the versioned SQL migrations through any SqlExecutor (pg, PGlite, Data API), once each,
-// serialized by an advisory lock so concurrent deploys/starts cannot apply one twice.
+// serialized by an advisory lock so concurrent deploys/starts cannot apply one twice. A migration
+// may be conditional (`-- eventflow:apply-if <SQL boolean>`): skipped, and not recorded, while false.
 import type { SqlExecutor } from '../ports.ts';
 import { splitStatements } from '../sql-text.ts';
 
@@ -10,6 +11,13 @@ export interface Migration {
 }
 
 const MIGRATION_LOCK = 7_307_001;
+
+const APPLY_IF = /^--\s*eventflow:apply-if\s+(.+)$/m;
+
+/** The migration's apply-if condition (a SQL boolean expression), if it has one. */
+export function applyCondition(migration: Migration): string | undefined {
+  return APPLY_IF.exec(migration.sql)?.[1]?.trim();
+}
 
 /** Applies pending migrations; returns the versions applied now (empty when up to date). */
 export async function migrate(sql: SqlExecutor, migrations: readonly Migration[]): Promise<string[]> {
@@ -25,6 +33,12 @@ export async function migrate(sql: SqlExecutor, migrations: readonly Migration[]
         version: migration.version,
       });
       if (existing.rows.length > 0) return false;
+      const condition = applyCondition(migration);
+      if (condition) {
+        // Not recorded when false: it is asked again next time (one cheap query) and stays skipped.
+        const check = await tx.query<{ apply: boolean }>(`SELECT (${condition}) AS apply`);
+        if (check.rows[0]?.apply !== true) return false;
+      }
       for (const statement of splitStatements(migration.sql)) await tx.query(statement);
       await tx.query('INSERT INTO schema_migrations (version) VALUES (:version)', { version: migration.version });
       return true;

@@ -16,9 +16,10 @@ import {
 import { checkHealth, type DependencyHealth, getEventStatus, readBacklog } from '../core/queries.ts';
 import { redriveFailed } from '../core/redrive.ts';
 import type { Logger } from '../ports.ts';
+import { readDocsAsset, SWAGGER_PAGE } from './docs-assets.ts';
 import { errorResponses } from './error-responses.ts';
 import { correlationId, flushMetrics, HttpError, json, normalizeHeaders, requestLogger } from './http.ts';
-import { openApiDocument, SWAGGER_PAGE } from './openapi.ts';
+import { openApiDocument } from './openapi.ts';
 import { parseBody } from './parse-body.ts';
 import { requireAdmin } from './require-admin.ts';
 
@@ -220,12 +221,22 @@ const getInfo: Route = async () =>
     openapi: '/openapi.json',
   });
 
-const getOpenApi: Route = async () => json(200, openApiDocument(eventEnvelope));
+const getOpenApi: Route = async () =>
+  json(200, openApiDocument({ envelope: eventEnvelope, batch: batchBody, redrive: redriveBody }));
 const getDocs: Route = async () => ({
   statusCode: 200,
   headers: { 'content-type': 'text/html; charset=utf-8' },
   body: SWAGGER_PAGE,
 });
+const getDocsAsset: Route = async ({ params }) => {
+  const asset = readDocsAsset(params.asset ?? '');
+  if (!asset) throw new HttpError(404, 'not_found', `no docs asset ${params.asset}`);
+  return {
+    statusCode: 200,
+    headers: { 'content-type': asset.contentType, 'cache-control': 'public, max-age=86400' },
+    body: asset.body,
+  };
+};
 
 /** "METHOD /path/{param}" → route. The same table drives the CDK resources' documentation. */
 export const ROUTES: Record<string, Route> = {
@@ -237,6 +248,7 @@ export const ROUTES: Record<string, Route> = {
   'GET /metrics/summary': getSummary,
   'GET /openapi.json': getOpenApi,
   'GET /docs': getDocs,
+  'GET /docs/{asset}': getDocsAsset,
   'POST /admin/redrive': postRedrive,
 };
 

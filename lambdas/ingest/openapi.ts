@@ -1,107 +1,388 @@
-// The OpenAPI description of the ingest API, with the event schema generated from the zod contract
-// so the docs cannot disagree with validation. Pure data; served by GET /openapi.json and /docs.
+// The OpenAPI 3.1 description of the ingest API, generated from the code's own zod schemas: request
+// bodies from the validators, responses from contract.ts. Pure data; served by GET /openapi.json.
 import * as z from 'zod/mini';
-import { EVENT_TYPES, MAX_EVENT_BYTES } from '../../schemas/event.ts';
+import { EVENT_TYPES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_PROPERTIES_DEPTH, RESERVED_KEYS } from '../../schemas/event.ts';
+import {
+  acceptedResponse,
+  backlogResponse,
+  batchResponse,
+  errorResponse,
+  eventStatusResponse,
+  gatewayResponse,
+  healthResponse,
+  infoResponse,
+  redriveResponse,
+} from './contract.ts';
+import { DOCS_ASSETS } from './docs-assets.ts';
 
-const errorBody = {
-  type: 'object',
-  required: ['error', 'message'],
-  properties: {
-    error: { type: 'string', description: 'machine-readable code, e.g. validation_failed' },
-    message: { type: 'string' },
-    issues: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+type JsonSchema = Record<string, unknown>;
+
+/** JSON Schema of a zod schema, as OpenAPI 3.1 embeds it (no $schema keyword). */
+function jsonSchema(schema: z.ZodMiniType, io: 'input' | 'output'): JsonSchema {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'throw' }) as JsonSchema;
+  return rest;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const jsonContent = (schema: JsonSchema) => ({ 'application/json': { schema } });
+
+/**
+ * `properties` as strict as the server's check (schemas/event.ts propertiesProblem), which zod cannot
+ * express: no reserved keys at any level, objects and arrays at most MAX_PROPERTIES_DEPTH deep.
+ */
+function propertiesSchemas(): Record<string, JsonSchema> {
+  const keys = { type: 'string', not: { enum: [...RESERVED_KEYS] } };
+  const scalar = { type: ['string', 'number', 'boolean', 'null'] };
+  const schemas: Record<string, JsonSchema> = {
+    EventProperties: {
+      type: 'object',
+      description: `Free-form event data. Keys ${[...RESERVED_KEYS].join(', ')} are refused at every level; objects and arrays nest at most ${MAX_PROPERTIES_DEPTH} deep; text must not hold NUL or unpaired surrogates.`,
+      propertyNames: keys,
+      additionalProperties: ref('PropertyValueDepth1'),
+    },
+  };
+  for (let depth = 1; depth <= MAX_PROPERTIES_DEPTH; depth++) {
+    const inner = depth === MAX_PROPERTIES_DEPTH ? ref('PropertyScalar') : ref(`PropertyValueDepth${depth + 1}`);
+    schemas[`PropertyValueDepth${depth}`] = {
+      description: `A value nested ${depth} level(s) inside properties.`,
+      anyOf: [scalar, { type: 'array', items: inner }, { type: 'object', propertyNames: keys, additionalProperties: inner }],
+    };
+  }
+  schemas.PropertyScalar = {
+    description: `A value at the deepest level (${MAX_PROPERTIES_DEPTH + 1}): no objects or arrays.`,
+    ...scalar,
+  };
+  return schemas;
+}
+
+/** The request validators the app runs; passed in so this module does not import the app. */
+export interface RequestSchemas {
+  readonly envelope: z.ZodMiniType;
+  readonly batch: z.ZodMiniType;
+  readonly redrive: z.ZodMiniType;
+}
+
+/** A response whose body is one schema (an error unless said otherwise). */
+const respond = (description: string, schema: JsonSchema = ref('Error'), headers?: Record<string, unknown>) => ({
+  description,
+  ...(headers ? { headers } : {}),
+  content: jsonContent(schema),
+});
+const retryAfter = {
+  'Retry-After': {
+    description: 'Seconds to wait before retrying (retrying with the same event_id is safe).',
+    schema: { type: 'integer' },
   },
 };
+const errorOrGateway = { anyOf: [ref('Error'), ref('GatewayError')] };
 
-const errors = (...codes: number[]) =>
-  Object.fromEntries(
-    codes.map((code) => [String(code), { description: String(code), content: { 'application/json': { schema: errorBody } } }]),
-  );
+const RESPONSES = {
+  BadRequest: respond('Malformed JSON, or a body or parameter that breaks the contract (each issue names its path).'),
+  Forbidden: respond(
+    'API Gateway: missing or invalid API key, or (admin) an unsigned request ({message}); the app: no valid admin credential ({error, message}).',
+    errorOrGateway,
+  ),
+  NotFound: respond('No such event, asset or route.'),
+  Conflict: respond('The event_id was accepted before with a different content.'),
+  PayloadTooLarge: respond('The body (or one event in it) is over its size limit.'),
+  UnsupportedMediaType: respond('The content-type is not application/json.'),
+  TooManyRequests: respond(
+    'Throttled by API Gateway (usage plan or route throttle), or backpressure: retry after the given time.',
+    errorOrGateway,
+    retryAfter,
+  ),
+  ServiceUnavailable: respond('A dependency (database, stream) is unavailable; retry later.', ref('Error'), retryAfter),
+  InternalError: respond('An unexpected failure; no internals are shown.'),
+  MethodNotAllowed: respond(
+    'Another method than the documented one on this path; the Allow header names the right one.',
+    ref('Error'),
+    { Allow: { description: 'The methods this path has.', schema: { type: 'string' } } },
+  ),
+  UnknownResource: respond(
+    'On the deployed API, API Gateway answers 403 for a path it does not route ({message}).',
+    ref('GatewayError'),
+  ),
+};
+type ResponseName = keyof typeof RESPONSES;
+const use = (...names: Array<[status: number, name: ResponseName]>) =>
+  Object.fromEntries(names.map(([status, name]) => [String(status), { $ref: `#/components/responses/${name}` }]));
 
-export function openApiDocument(envelope: z.ZodMiniType): Record<string, unknown> {
-  const eventSchema = z.toJSONSchema(envelope, { unrepresentable: 'any', target: 'openapi-3.0' });
+const writeErrors = use(
+  [400, 'BadRequest'],
+  [403, 'Forbidden'],
+  [413, 'PayloadTooLarge'],
+  [415, 'UnsupportedMediaType'],
+  [429, 'TooManyRequests'],
+  [500, 'InternalError'],
+  [503, 'ServiceUnavailable'],
+);
+
+type Operation = { operationId: string; responses: Record<string, unknown>; [field: string]: unknown };
+
+/**
+ * Every path the app routes answers 405 to the methods it lacks (not /metrics: that is the local
+ * server's own route). Responses are then listed in status order.
+ */
+function withMethodNotAllowed(paths: Record<string, Record<string, Operation>>) {
+  for (const [path, item] of Object.entries(paths)) {
+    for (const operation of Object.values(item)) {
+      if (path !== '/metrics') operation.responses['405'] = { $ref: '#/components/responses/MethodNotAllowed' };
+      operation.responses = Object.fromEntries(Object.entries(operation.responses).sort(([a], [b]) => a.localeCompare(b)));
+    }
+  }
+  return paths;
+}
+
+function buildDocument(request: RequestSchemas): Record<string, unknown> {
+  const event = jsonSchema(request.envelope, 'input') as { properties: Record<string, unknown> };
+  event.properties.properties = ref('EventProperties');
+  const batch = jsonSchema(request.batch, 'input') as { properties: { events: Record<string, unknown> } };
+  batch.properties.events.items = ref('Event');
+
   return {
-    openapi: '3.0.3',
+    openapi: '3.1.0',
     info: {
       title: 'EventFlow ingest API',
-      version: '1',
-      description: `Events up to ${MAX_EVENT_BYTES} bytes; event_type one of ${EVENT_TYPES.join(', ')}. 202 means stored durably.`,
+      version: '1.0.0',
+      summary: 'Accept events durably; read their outcome, the backlog and the health of the pipeline.',
+      description: [
+        `Events up to ${MAX_EVENT_BYTES} bytes; event_type one of ${EVENT_TYPES.join(', ')}. A 202 means the event is stored durably and will get exactly one outcome.`,
+        'Any route answers 405 (with an Allow header) for a method it does not have, and 404 for a path the app does not route (on the deployed API, API Gateway answers 403 for unknown paths).',
+      ].join('\n\n'),
+      license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
     },
     // Relative to this document, so "Try it out" keeps the API Gateway stage prefix (/v1).
-    servers: [{ url: './' }],
-    components: {
-      schemas: { Event: eventSchema, Error: errorBody },
-      securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },
-    },
+    servers: [{ url: '.', description: 'this API (relative to /openapi.json)' }],
+    tags: [
+      { name: 'events', description: 'Send events and read their outcome.' },
+      { name: 'operations', description: 'Health, backlog and metrics for operators and monitors.' },
+      { name: 'admin', description: 'Dead-letter redrive; needs the admin credential.' },
+      { name: 'meta', description: 'This description, its docs page and the service info.' },
+    ],
     security: [{ apiKey: [] }],
-    paths: {
+    components: {
+      securitySchemes: {
+        apiKey: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'x-api-key',
+          description: 'API key of a usage plan (checked by API Gateway).',
+        },
+        adminToken: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'x-admin-token',
+          description: 'Admin token (ADMIN_TOKEN), accepted by the app on admin routes; the local server uses this.',
+        },
+        iamSigV4: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'Authorization',
+          description:
+            'AWS Signature Version 4 with IAM credentials allowed execute-api:Invoke on the admin route (deployed API).',
+        },
+      },
+      schemas: {
+        Event: event,
+        ...propertiesSchemas(),
+        BatchRequest: batch,
+        RedriveRequest: {
+          ...jsonSchema(request.redrive, 'input'),
+          // The handler's own rule after parsing: say which failed events (app.ts postRedrive).
+          anyOf: [
+            { required: ['event_ids'] },
+            { required: ['error_type'] },
+            { required: ['all'], properties: { all: { const: true } } },
+          ],
+        },
+        Error: jsonSchema(errorResponse, 'output'),
+        GatewayError: jsonSchema(gatewayResponse, 'output'),
+        Accepted: jsonSchema(acceptedResponse, 'output'),
+        BatchResult: jsonSchema(batchResponse, 'output'),
+        EventStatus: jsonSchema(eventStatusResponse, 'output'),
+        Health: jsonSchema(healthResponse, 'output'),
+        BacklogSummary: jsonSchema(backlogResponse, 'output'),
+        RedriveResult: jsonSchema(redriveResponse, 'output'),
+        ServiceInfo: jsonSchema(infoResponse, 'output'),
+      },
+      responses: RESPONSES,
+    },
+    paths: withMethodNotAllowed({
+      '/': {
+        get: {
+          operationId: 'getServiceInfo',
+          tags: ['meta'],
+          summary: 'Service name, routes and where the docs are',
+          security: [],
+          responses: { '200': respond('Service info.', ref('ServiceInfo')), ...use([429, 'TooManyRequests']) },
+        },
+      },
       '/events': {
         post: {
+          operationId: 'postEvent',
+          tags: ['events'],
           summary: 'Accept one event',
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Event' } } } },
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: ref('Event'),
+                example: { event_type: 'purchase', user_id: 'user-42', properties: { amount: 99.5, currency: 'EUR' } },
+              },
+            },
+          },
           responses: {
-            '202': { description: 'accepted: stored durably, will be processed once' },
-            ...errors(400, 409, 413, 415, 503),
+            '202': respond(
+              'Accepted: stored durably, will be processed once. Resending it is safe (duplicate: true).',
+              ref('Accepted'),
+            ),
+            ...writeErrors,
+            ...use([409, 'Conflict']),
           },
         },
       },
       '/events/batch': {
         post: {
-          summary: 'Accept up to 100 events (all validated before any is stored)',
-          requestBody: {
-            required: true,
-            content: {
-              'application/json': {
-                schema: {
-                  type: 'object',
-                  properties: { events: { type: 'array', maxItems: 100, items: { $ref: '#/components/schemas/Event' } } },
-                },
-              },
-            },
-          },
+          operationId: 'postEventBatch',
+          tags: ['events'],
+          summary: `Accept up to ${MAX_BATCH_EVENTS} events`,
+          requestBody: { required: true, content: jsonContent(ref('BatchRequest')) },
           responses: {
-            '202': { description: 'all accepted' },
-            '207': { description: 'some event_ids conflicted' },
-            ...errors(400, 413, 415, 503),
+            '202': respond('All accepted.', ref('BatchResult')),
+            '207': respond('Some were not accepted (each result says why); resend only those.', ref('BatchResult')),
+            ...writeErrors,
           },
         },
       },
       '/events/{id}': {
         get: {
+          operationId: 'getEventStatus',
+          tags: ['events'],
           summary: 'Status of one event: accepted, processed or failed',
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
-          responses: { '200': { description: 'status' }, ...errors(400, 404, 503) },
+          responses: {
+            '200': respond('The event and its outcome so far.', ref('EventStatus')),
+            ...use(
+              [400, 'BadRequest'],
+              [403, 'Forbidden'],
+              [404, 'NotFound'],
+              [429, 'TooManyRequests'],
+              [500, 'InternalError'],
+              [503, 'ServiceUnavailable'],
+            ),
+          },
         },
       },
       '/health': {
         get: {
+          operationId: 'getHealth',
+          tags: ['operations'],
           summary: 'Dependency status and latency',
-          security: [],
-          responses: { '200': { description: 'ok' }, '503': { description: 'degraded' } },
+          responses: {
+            '200': respond(
+              'Every dependency is up (a resuming database counts: writes go to the fallback queue).',
+              ref('Health'),
+            ),
+            ...use([403, 'Forbidden'], [429, 'TooManyRequests'], [500, 'InternalError']),
+            '503': respond('Degraded: a dependency is down.', ref('Health'), retryAfter),
+          },
         },
       },
       '/metrics/summary': {
         get: {
+          operationId: 'getBacklogSummary',
+          tags: ['operations'],
           summary: 'Backlog: stream length, lag, pending, oldest pending age',
-          responses: { '200': { description: 'summary' } },
+          responses: {
+            '200': respond('The consumer group backlog now.', ref('BacklogSummary')),
+            ...use([403, 'Forbidden'], [429, 'TooManyRequests'], [500, 'InternalError'], [503, 'ServiceUnavailable']),
+          },
+        },
+      },
+      '/metrics': {
+        get: {
+          operationId: 'getPrometheusMetrics',
+          tags: ['operations'],
+          summary: 'Prometheus metrics (local server only)',
+          description:
+            'Served by the local server (npm start) only; the deployed API publishes CloudWatch metrics (EMF) instead.',
+          security: [],
+          responses: {
+            '200': {
+              description: 'Prometheus text exposition format.',
+              content: { 'text/plain': { schema: { type: 'string' } } },
+            },
+            ...use([403, 'UnknownResource']),
+          },
         },
       },
       '/admin/redrive': {
         post: {
-          summary: 'Replay dead-lettered events (IAM-signed, or x-admin-token locally)',
-          responses: { '200': { description: 'reopened ids' }, ...errors(400, 403) },
+          operationId: 'redriveFailedEvents',
+          tags: ['admin'],
+          summary: 'Replay dead-lettered events',
+          description: 'Deployed: API key and an IAM-signed (SigV4) request. Locally: the x-admin-token header.',
+          security: [{ apiKey: [], iamSigV4: [] }, { adminToken: [] }],
+          requestBody: { required: true, content: jsonContent(ref('RedriveRequest')) },
+          responses: {
+            '200': respond('The events reopened and re-published (or, dry_run, that would be).', ref('RedriveResult')),
+            ...writeErrors,
+          },
         },
       },
-    },
+      '/openapi.json': {
+        get: {
+          operationId: 'getOpenApiDocument',
+          tags: ['meta'],
+          summary: 'This description',
+          security: [],
+          responses: {
+            '200': respond('The OpenAPI 3.1 document.', {
+              type: 'object',
+              required: ['openapi', 'paths'],
+              properties: { openapi: { type: 'string' }, paths: { type: 'object' } },
+            }),
+            ...use([429, 'TooManyRequests']),
+          },
+        },
+      },
+      '/docs': {
+        get: {
+          operationId: 'getDocsPage',
+          tags: ['meta'],
+          summary: 'Swagger UI for this description (works offline)',
+          security: [],
+          responses: {
+            '200': { description: 'The Swagger UI page.', content: { 'text/html': { schema: { type: 'string' } } } },
+            ...use([429, 'TooManyRequests']),
+          },
+        },
+      },
+      '/docs/{asset}': {
+        get: {
+          operationId: 'getDocsAsset',
+          tags: ['meta'],
+          summary: 'A Swagger UI script or style sheet',
+          security: [],
+          parameters: [{ name: 'asset', in: 'path', required: true, schema: { type: 'string', enum: Object.keys(DOCS_ASSETS) } }],
+          responses: {
+            '200': {
+              description: 'The file, from the pinned swagger-ui-dist package.',
+              content: { 'text/css': { schema: { type: 'string' } }, 'text/javascript': { schema: { type: 'string' } } },
+            },
+            ...use([404, 'NotFound'], [429, 'TooManyRequests']),
+          },
+        },
+      },
+    }),
   };
 }
 
-/** Swagger UI page; the browser loads the UI from a CDN and the spec from this API. */
-export const SWAGGER_PAGE = `<!doctype html>
-<html><head><meta charset="utf-8"><title>EventFlow API</title>
-<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="ui"></div>
-<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({ url: 'openapi.json', dom_id: '#ui' });</script>
-<noscript>The machine-readable description is at <a href="openapi.json">openapi.json</a>.</noscript>
-</body></html>`;
+let built: { request: RequestSchemas; document: Record<string, unknown> } | undefined;
+
+/** The document for the given validators (built once; it is the same for every request). */
+export function openApiDocument(request: RequestSchemas): Record<string, unknown> {
+  const same = built && (Object.keys(request) as Array<keyof RequestSchemas>).every((k) => built?.request[k] === request[k]);
+  if (!same || !built) built = { request, document: buildDocument(request) };
+  return built.document;
+}
