@@ -5,17 +5,11 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import * as z from 'zod/mini';
 import { eventEnvelope, isEventId, MAX_BATCH_EVENTS, MAX_EVENT_BYTES } from '../../schemas/event.ts';
 import type { Backpressure } from '../core/backpressure.ts';
-import {
-  type IngestDeps,
-  type IngestResult,
-  ingestEvents,
-  type RejectedItem,
-  validateEach,
-  validateEvents,
-} from '../core/ingest.ts';
+import { type IngestDeps, type IngestResult, ingestEvents, validateEach, validateEvents } from '../core/ingest.ts';
 import { checkHealth, type DependencyHealth, getEventStatus, readBacklog } from '../core/queries.ts';
 import { redriveFailed } from '../core/redrive.ts';
 import type { Logger } from '../ports.ts';
+import type { BatchItem } from './contract.ts';
 import { readDocsAsset, SWAGGER_PAGE } from './docs-assets.ts';
 import { errorResponses } from './error-responses.ts';
 import { correlationId, flushMetrics, HttpError, json, normalizeHeaders, requestLogger } from './http.ts';
@@ -90,14 +84,6 @@ const batchBody = z.strictObject(
 );
 
 const readBatch = parseBody(batchBody, { maxBytes: BATCH_BODY_BYTES, subject: 'the batch' });
-
-type BatchItem = (
-  | IngestResult
-  | RejectedItem
-  | { readonly event_id: string; readonly status: 'duplicate'; readonly received_at: string }
-) & {
-  readonly index: number;
-};
 
 /**
  * Each item answered on its own: accepted, duplicate (already accepted; resending is safe), conflict

@@ -1,7 +1,6 @@
 // The ingest API's response bodies as zod schemas, each checked at compile time against the type
 // its handler returns, so the OpenAPI document (built from these) cannot drift from the code. Pure.
 import * as z from 'zod/mini';
-import type { IngestResult, RejectedItem } from '../core/ingest.ts';
 import type { BacklogSummary, EventStatus, Health } from '../core/queries.ts';
 import type { RedriveResult } from '../core/redrive.ts';
 
@@ -43,21 +42,33 @@ export const acceptedResponse = z.object({
   duplicate: z.boolean().check(z.meta({ description: 'true when this event_id was accepted before with the same content' })),
 });
 
+const itemIndex = z.int().check(z.gte(0), z.meta({ description: 'the item position in the request events array' }));
+
+/** One batch item's answer; app.ts builds exactly this type. */
 export const batchItemResult = z.union([
-  z.object({ event_id: uuid, status: z.literal('accepted'), received_at: isoDateTime, duplicate: z.boolean() }),
-  z.object({ event_id: uuid, status: z.literal('conflict'), message: z.string() }),
+  z.object({ index: itemIndex, event_id: uuid, status: z.literal('accepted'), received_at: isoDateTime, duplicate: z.boolean() }),
   z.object({
+    index: itemIndex,
+    event_id: uuid,
+    status: z.literal('duplicate').check(z.meta({ description: 'accepted before with the same content: resending is safe' })),
+    received_at: isoDateTime,
+  }),
+  z.object({ index: itemIndex, event_id: uuid, status: z.literal('conflict'), message: z.string() }),
+  z.object({
+    index: itemIndex,
     status: z.literal('rejected'),
     event_id: z.nullable(uuid).check(z.meta({ description: 'the event_id the item named, when it named a valid one' })),
     issues: z.array(issue),
-    bytes: z.optional(z.number().check(z.meta({ description: 'set when the item is over the size limit' }))),
   }),
 ]);
-same<Mutable<IngestResult | RejectedItem>, z.output<typeof batchItemResult>>(true);
+export type BatchItem = z.output<typeof batchItemResult>;
 
+const count = z.int().check(z.gte(0));
 export const batchResponse = z.object({
-  accepted: z.int().check(z.gte(0)),
-  rejected: z.int().check(z.gte(0)),
+  accepted: count,
+  duplicates: count,
+  conflicts: count,
+  rejected: count,
   results: z.array(batchItemResult),
 });
 

@@ -35,8 +35,6 @@ const UNREACHABLE_IN_PROCESS: Record<string, string> = {
   ...Object.fromEntries(
     [
       'getServiceInfo',
-      'postEvent',
-      'postEventBatch',
       'getEventStatus',
       'getHealth',
       'getBacklogSummary',
@@ -188,11 +186,29 @@ describe('every documented answer the app gives conforms to the document', () =>
     });
     expect(mixed.status).toBe(207);
     expectDocumented('postEventBatch', mixed);
+    const withRejected = await pipeline.call('POST', '/events/batch', {
+      body: { events: [first, { event_type: 'refund' }, purchase()] },
+    });
+    expect(withRejected.status).toBe(207);
+    expect(withRejected.body).toMatchObject({ accepted: 1, duplicates: 1, rejected: 1 });
+    expectDocumented('postEventBatch', withRejected);
     expectDocumented('postEventBatch', await pipeline.call('POST', '/events/batch', { body: { events: [] } }));
     const huge = await pipeline.call('POST', '/events/batch', { rawBody: JSON.stringify({ events: ['x'.repeat(1_100_000)] }) });
     expect(huge.status).toBe(413);
     expectDocumented('postEventBatch', huge);
     expectDocumented('postEventBatch', await pipeline.call('POST', '/events/batch', { rawBody: '{}', headers: text }));
+  });
+
+  it('POST /events and /events/batch: 429 with Retry-After while the consumer is behind', async () => {
+    const behind = createTestPipeline({ sql, stream, backpressure: { maxLag: 1, maxAgeMs: 0, statsTtlMs: 100 } });
+    await behind.call('POST', '/events/batch', { body: { events: [purchase(), purchase(), purchase()] } });
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    const single = await behind.call('POST', '/events', { body: purchase() });
+    expect(single.status).toBe(429);
+    expectDocumented('postEvent', single);
+    const batch = await behind.call('POST', '/events/batch', { body: { events: [purchase()] } });
+    expect(batch.status).toBe(429);
+    expectDocumented('postEventBatch', batch);
   });
 
   it('GET /events/{id}: 200, 400, 404', async () => {
