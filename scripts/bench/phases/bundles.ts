@@ -1,25 +1,25 @@
-// (e) Lambda bundles: built like lib/eventflow-function.ts asks NodejsFunction to (esm, minified, createRequire
-// banner), then imported by a fresh `node` so the figure is a cold module graph, not this process's warm cache.
+// (e) Lambda bundles exactly as CDK builds them (a real synth in a child process), what is in them (bytes per package,
+// from the source map), and the cold import() of each in a fresh `node`, with and without source maps.
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { formatKiB, formatMs, formatNumber, median } from '../../lib/stats.ts';
+import { formatKiB, formatMs, formatNumber, formatRatio, median, ratio } from '../../lib/stats.ts';
 import type { BenchRun } from '../context.ts';
+import { bytesByPackage } from '../lib/bundle-contents.ts';
 
-const EXTERNALS = ['@electric-sql/pglite', 'pg-native'];
-const BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
-const IMPORT_RUNS = 5;
+/** Issue 11's goals for each deployed bundle. */
+export const BUNDLE_GOALS = { bytes: 350 * 1024, importMs: 60 } as const;
+const IMPORT_RUNS = 7;
 const PROBE = new URL('../children/import-probe.ts', import.meta.url).pathname;
+const SYNTH = new URL('../children/synth.ts', import.meta.url).pathname;
 
-function importOnce(bundle: string, env: Record<string, string>): Promise<{ importMs: number; processMs: number }> {
+/** Runs `node args…` with `env`; resolves with stdout and the wall time from spawn to exit. */
+function runNode(args: string[], env: Record<string, string>): Promise<{ out: string; wallMs: number }> {
   return new Promise((resolvePromise, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [PROBE], {
-      env: { PATH: process.env.PATH ?? '', ...env, EF_BENCH_BUNDLE: pathToFileURL(bundle).href },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: 'pipe' });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -30,102 +30,45 @@ function importOnce(bundle: string, env: Record<string, string>): Promise<{ impo
     });
     child.on('error', reject);
     child.on('close', (code) => {
-      const processMs = performance.now() - t0;
-      try {
-        if (code !== 0) throw new Error(`exit ${code}`);
-        resolvePromise({ importMs: (JSON.parse(out) as { importMs: number }).importMs, processMs });
-      } catch (error) {
-        reject(new Error(`importing ${bundle} failed (${(error as Error).message}): ${err.trim().slice(0, 500)}`));
-      }
+      if (code === 0) resolvePromise({ out, wallMs: performance.now() - t0 });
+      else reject(new Error(`node ${args.join(' ')} exited ${code}: ${err.trim().slice(-800)}`));
     });
   });
 }
 
-/**
- * Writes node_modules/<name> packages beside the bundle for the externals it imports statically, exporting the
- * imported names as functions that throw if called: enough to time the import, and loud if ever used.
- */
-async function stubExternals(dir: string, bundle: string): Promise<string[]> {
-  const text = await readFile(bundle, 'utf8');
-  const stubbed: string[] = [];
-  for (const external of EXTERNALS) {
-    const names = new Set<string>();
-    const escaped = external.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-    for (const match of text.matchAll(new RegExp(`import\\s*\\{([^}]*)\\}\\s*from\\s*"${escaped}"`, 'g'))) {
-      for (const part of (match[1] ?? '').split(',')) {
-        const exported = part.trim().split(/\s+as\s+/)[0];
-        if (exported) names.add(exported);
-      }
-    }
-    if (names.size === 0) continue;
-    const packageDir = join(dir, 'node_modules', ...external.split('/'));
-    await mkdir(packageDir, { recursive: true });
-    await writeFile(join(packageDir, 'package.json'), JSON.stringify({ name: external, type: 'module', main: 'index.js' }));
-    const exports = [...names].map(
-      (name) => `export function ${name}() { throw new Error('${external} is a bench stub: the bundle does not contain it'); }`,
-    );
-    await writeFile(join(packageDir, 'index.js'), `${exports.join('\n')}\n`);
-    stubbed.push(external);
-  }
-  return stubbed;
+interface ImportRun {
+  readonly importMs: number;
+  readonly cpuMs: number;
+  readonly wallMs: number;
 }
 
-/** "ioredis 132 KiB, …": bytes in the output by npm package (or project folder), largest first. */
-function largestPackages(
-  metafile: { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> },
-  top: number,
-): string {
-  const bytes = new Map<string, number>();
-  for (const output of Object.values(metafile.outputs)) {
-    for (const [path, input] of Object.entries(output.inputs)) {
-      const name = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1] ?? path.split('/').slice(0, 2).join('/');
-      bytes.set(name, (bytes.get(name) ?? 0) + input.bytesInOutput);
-    }
-  }
-  return [...bytes]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, top)
-    .map(([name, size]) => `${name} ${formatNumber(size / 1024, 0)}`)
-    .join(', ')
-    .concat(' (KiB)');
+async function importOnce(bundle: string, env: Record<string, string>): Promise<ImportRun> {
+  const { out, wallMs } = await runNode([PROBE], { ...env, EF_BENCH_BUNDLE: pathToFileURL(bundle).href });
+  const { importMs, cpuMs } = JSON.parse(out) as { importMs: number; cpuMs: number };
+  return { importMs, cpuMs, wallMs };
+}
+
+/** Synthesizes the stack in a child; returns each Lambda's bundle folder. */
+async function synthesize(run: BenchRun): Promise<{ redisBackend: string; bundles: Record<string, string> }> {
+  const outdir = await mkdtemp(join(tmpdir(), 'cdk.out.ef-bench-'));
+  run.removeLater(outdir);
+  const { out } = await runNode(['--import', import.meta.resolve('tsx'), SYNTH], {
+    ...(process.env as Record<string, string>),
+    EF_SYNTH_OUT: outdir,
+  });
+  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as { redisBackend: string; bundles: Record<string, string> };
 }
 
 export async function phaseBundles(run: BenchRun): Promise<void> {
   const phase = '(e) Lambda bundles';
-  const esbuild = await import('esbuild');
-  const bundleDir = await mkdtemp(join(tmpdir(), 'ef-bench-bundle-'));
-  run.removeLater(bundleDir);
-  const entries = { ingest: 'lambdas/ingest/handler.ts', consumer: 'lambdas/consumer/handler.ts' } as const;
-  run.progress(`${phase}: bundling ${Object.values(entries).join(', ')}`);
-  const built: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(entries)) {
-    const outfile = join(bundleDir, `${name}.mjs`);
-    const result = await esbuild.build({
-      entryPoints: [resolve(entry)],
-      metafile: true,
-      outfile,
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node24',
-      minify: true,
-      banner: { js: BANNER },
-      external: EXTERNALS,
-      // As lib/eventflow-function.ts bundles: ESM builds of packages first, a source map without the sources.
-      mainFields: ['module', 'main'],
-      sourcemap: true,
-      sourcesContent: false,
-      logLevel: 'silent',
-    });
-    built[name] = outfile;
-    const [code, map] = await Promise.all([stat(outfile), stat(`${outfile}.map`)]);
-    run.report(phase, `${name} bundle (minified)`, formatKiB(code.size), `${entry}; source map ${formatKiB(map.size)}`);
-    run.report(phase, '  largest parts', '', largestPackages(result.metafile, 6));
-  }
+  run.progress(`${phase}: cdk synth with bundling (as \`cdk synth\` builds the assets)`);
+  const t0 = performance.now();
+  const { redisBackend, bundles } = await synthesize(run);
+  run.report(phase, 'synth with bundling', formatMs(performance.now() - t0), `redisBackend ${redisBackend} (cdk.json)`);
 
-  // The env each handler needs to build its adapters at import; nothing is contacted before the first request
-  // except Redis, which ioredis dials in the background.
-  const serverlessEnv: Record<string, string> = {
+  // The env the handlers build their adapters from at import, as deployed (Data API and Upstash: nothing is dialled
+  // before the first request). AWS credentials as Lambda provides them: in the environment.
+  const env: Record<string, string> = {
     SQL_DRIVER: 'data-api',
     DB_CLUSTER_ARN: 'arn:aws:rds:us-east-1:000000000000:cluster:eventflow-bench',
     DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:eventflow-bench',
@@ -138,51 +81,54 @@ export async function phaseBundles(run: BenchRun): Promise<void> {
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'bench',
     AWS_SECRET_ACCESS_KEY: 'bench',
+    AWS_SESSION_TOKEN: 'bench',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
-  const pgEnv = { SQL_DRIVER: 'pg', DATABASE_URL: run.databaseUrl, REDIS_URL: run.redisUrl, STREAM_KEY: run.streamKey('bundle') };
-  const envs: Record<string, Record<string, string>> = {
-    'pg+ioredis': pgEnv,
-    'data-api+upstash': serverlessEnv,
-    // The deployed functions run with NODE_OPTIONS=--enable-source-maps (lib/eventflow-function.ts).
-    'data-api+upstash, source maps': { ...serverlessEnv, NODE_OPTIONS: '--enable-source-maps' },
-  };
-  // First as deployed: the bundle alone, with no node_modules to fall back on (the Lambda package has none).
-  const stubbed: string[] = [];
-  const failing: string[] = [];
-  for (const [name, bundle] of Object.entries(built)) {
-    try {
-      await importOnce(bundle, pgEnv);
-      run.report(phase, `${name} bundle imports standalone`, 'yes', 'no node_modules beside it, as in the Lambda package');
-    } catch (error) {
-      const missing = /Cannot find (?:package|module) '([^']+)'/.exec((error as Error).message)?.[1];
-      if (!missing || !EXTERNALS.includes(missing)) throw error;
+  run.progress(`${phase}: bare \`node -e ''\` ×${IMPORT_RUNS}`);
+  const bare: number[] = [];
+  for (let i = 0; i < IMPORT_RUNS; i++) bare.push((await runNode(['-e', ''], {})).wallMs);
+  const bareMs = median(bare);
+  run.report(phase, "bare `node -e ''`", formatMs(bareMs), `median of ${IMPORT_RUNS}: process spawn to exit`);
+
+  for (const name of ['ingest', 'consumer'] as const) {
+    const dir = bundles[name];
+    if (!dir) throw new Error(`the synth named no ${name} bundle`);
+    const file = join(dir, 'index.mjs');
+    const [code, mapText, mapStat] = await Promise.all([
+      readFile(file, 'utf8'),
+      readFile(`${file}.map`, 'utf8'),
+      stat(`${file}.map`),
+    ]);
+    const size = Buffer.byteLength(code);
+    run.report(
+      phase,
+      `${name} bundle (as deployed)`,
+      formatKiB(size),
+      `${formatRatio(ratio(size, BUNDLE_GOALS.bytes))} the ${formatKiB(BUNDLE_GOALS.bytes)} goal; source map ${formatKiB(mapStat.size)} beside it`,
+    );
+    const parts = bytesByPackage(code, JSON.parse(mapText) as { sources: string[]; mappings: string });
+    run.report(
+      phase,
+      '  largest parts (KiB)',
+      '',
+      parts
+        .slice(0, 10)
+        .map(([pkg, bytes]) => `${pkg} ${formatNumber(bytes / 1024, 0)}`)
+        .join(', '),
+    );
+    for (const [label, extra] of [
+      ['', {}],
+      [', --enable-source-maps (as deployed)', { NODE_OPTIONS: '--enable-source-maps' }],
+    ] as const) {
+      run.progress(`${phase}: import ${name} bundle ×${IMPORT_RUNS}${label}`);
+      const runs: ImportRun[] = [];
+      for (let i = 0; i < IMPORT_RUNS; i++) runs.push(await importOnce(file, { ...env, ...extra }));
+      const importMs = median(runs.map((r) => r.importMs));
       run.report(
         phase,
-        `${name} bundle imports standalone`,
-        'NO',
-        `ERR_MODULE_NOT_FOUND '${missing}': a static import of an external`,
-      );
-      run.surprises.push(
-        `${name} bundle: a fresh node cannot import it without node_modules (ERR_MODULE_NOT_FOUND '${missing}'); ` +
-          'the deployed Lambda would fail at cold start the same way. Import times below use a stub package for it.',
-      );
-      failing.push(bundle);
-    }
-  }
-  // Stubs only after every bundle was tried as deployed: a stub would hide the same fault in the next bundle.
-  for (const bundle of failing) stubbed.push(...(await stubExternals(bundleDir, bundle)));
-  const stubNote = stubbed.length > 0 ? `; with stub ${[...new Set(stubbed)].join(', ')}` : '';
-  for (const [name, bundle] of Object.entries(built)) {
-    for (const [envName, env] of Object.entries(envs)) {
-      run.progress(`${phase}: import ${name} bundle ×${IMPORT_RUNS} (${envName})`);
-      const runs: Array<{ importMs: number; processMs: number }> = [];
-      for (let i = 0; i < IMPORT_RUNS; i++) runs.push(await importOnce(bundle, env));
-      run.report(
-        phase,
-        `${name} cold import() (${envName})`,
-        formatMs(median(runs.map((r) => r.importMs))),
-        `median of ${IMPORT_RUNS}; node start → imported ${formatMs(median(runs.map((r) => r.processMs)))}${stubNote}`,
+        `${name} cold import()${label}`,
+        formatMs(importMs),
+        `${formatRatio(ratio(importMs, BUNDLE_GOALS.importMs))} the ${BUNDLE_GOALS.importMs} ms goal; CPU ${formatMs(median(runs.map((r) => r.cpuMs)))}; node start → imported ${formatMs(median(runs.map((r) => r.wallMs)))} (bare node ${formatMs(bareMs)}); median of ${IMPORT_RUNS}`,
       );
     }
   }
