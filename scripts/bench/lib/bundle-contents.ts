@@ -10,7 +10,6 @@ export function* segments(mappings: string): Generator<{ line: number; column: n
   let line = 0;
   let source = 0;
   let column = 0;
-  let field = 0;
   let value = 0;
   let shift = 0;
   let fields: number[] = [];
@@ -26,7 +25,6 @@ export function* segments(mappings: string): Generator<{ line: number; column: n
     if (char === ',' || char === ';') {
       const segment = flush();
       if (segment) yield segment;
-      field = 0;
       if (char === ';') {
         line++;
         column = 0;
@@ -41,7 +39,6 @@ export function* segments(mappings: string): Generator<{ line: number; column: n
       continue;
     }
     fields.push(value & 1 ? -(value >>> 1) : value >>> 1);
-    field++;
     value = 0;
     shift = 0;
   }
