@@ -11,6 +11,7 @@ import { type Config, loadConfig } from '../../lambdas/config.ts';
 import { createQuietLogger } from '../../lambdas/observability/logger.ts';
 import type { EventStream, SqlExecutor } from '../../lambdas/ports.ts';
 import { createEventGenerator } from '../lib/event-generator.ts';
+import { formatRate, formatRatio, ratio } from '../lib/stats.ts';
 
 export interface BenchOptions {
   readonly events: number;
@@ -23,6 +24,25 @@ export interface BenchOptions {
 export class ServiceMissingError extends Error {
   override name = 'ServiceMissingError';
 }
+
+/** This machine's limits, measured in the same run (phases/ceilings.ts), in operations (events, rows) per second. */
+export interface Ceilings {
+  httpBare?: number | null;
+  xaddUnpipelined?: number | null;
+  xaddPipelined?: number | null;
+  insertSingle1?: number | null;
+  insertSingle8?: number | null;
+  insertMulti500?: number | null;
+}
+
+export const CEILING_NAMES: Record<keyof Ceilings, string> = {
+  httpBare: 'bare node:http server answering 202, same client and concurrency',
+  xaddUnpipelined: 'Redis XADD, one at a time',
+  xaddPipelined: 'Redis XADD, pipelined by 100',
+  insertSingle1: 'Postgres single-row INSERT … ON CONFLICT, 1 connection',
+  insertSingle8: 'Postgres single-row INSERT … ON CONFLICT, 8 connections',
+  insertMulti500: 'Postgres 500-row multi-row INSERT into a processed_events-shaped table',
+};
 
 export interface Row {
   readonly phase: string;
@@ -55,6 +75,7 @@ export class BenchRun {
   readonly rssAfter: Array<[string, number]> = [];
   readonly comparisons: string[] = [];
   readonly surprises: string[] = [];
+  readonly ceilings: Ceilings = {};
 
   private readonly closers: Array<() => Promise<unknown>> = [];
   private readonly streamKeys = new Set<string>();
@@ -67,6 +88,20 @@ export class BenchRun {
 
   report(phase: string, measure: string, value: string, note = ''): void {
     this.rows.push({ phase, measure, value, note });
+  }
+
+  /** A row under the figure just reported: its ratio to the ceiling that bounds it (when that was measured). */
+  reportRatio(phase: string, value: number | null, ceiling: keyof Ceilings, goal?: string): number | null {
+    const limit = this.ceilings[ceiling];
+    if (limit === undefined) return null;
+    const share = ratio(value, limit ?? null);
+    this.report(
+      phase,
+      '  ratio to ceiling',
+      formatRatio(share),
+      `of ${CEILING_NAMES[ceiling]} (${formatRate(limit ?? null)})${goal ? `; goal ${goal}` : ''}`,
+    );
+    return share;
   }
 
   phaseDone(phase: string): void {

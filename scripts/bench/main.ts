@@ -7,6 +7,7 @@ import { migrate } from '../../lambdas/core/migrations.ts';
 import { type FlagValues, integerBetween, parseNumber, readCommandLine, runMain, UsageError } from '../lib/cli.ts';
 import { type BenchOptions, BenchRun, ServiceMissingError } from './context.ts';
 import { phaseBundles } from './phases/bundles.ts';
+import { phaseCeilings } from './phases/ceilings.ts';
 import { phaseDrain } from './phases/drain.ts';
 import { phaseEndToEnd } from './phases/end-to-end.ts';
 import { phaseIngest } from './phases/ingest.ts';
@@ -15,6 +16,7 @@ import { printReport } from './report.ts';
 
 /** The phases in the order they run; `--only` picks some by name. */
 const PHASES = {
+  ceilings: phaseCeilings,
   ingest: phaseIngest,
   drain: phaseDrain,
   e2e: phaseEndToEnd,

@@ -51,11 +51,13 @@ export async function phaseDrain(run: BenchRun): Promise<DrainFigures> {
   };
   run.report(phase, 'batch 10, 1 drainer', formatRate(b10), describe('b10x1'));
   run.report(phase, 'batch 100, 1 drainer', formatRate(b100), describe('b100x1'));
+  run.reportRatio(phase, b100, 'insertMulti500', '≥ 0.40×');
   run.report(phase, '  batch 100 vs batch 10', formatRatio(ratio(b100, b10)));
   run.report(phase, 'batch 10, 3 drainers', formatRate(b10x3), `${describe('b10x3')} (the original's set-up)`);
   const oneThread = 'in one Node process: the drain loops share one JS thread';
   run.report(phase, '  3 drainers vs 1, batch 10', formatRatio(ratio(b10x3, b10)), oneThread);
   run.report(phase, 'batch 100, 3 drainers', formatRate(b100x3), describe('b100x3'));
+  run.reportRatio(phase, b100x3, 'insertMulti500');
   run.report(phase, '  3 drainers vs 1, batch 100', formatRatio(ratio(b100x3, b100)), oneThread);
   const claim = `the original's ${ORIGINAL.eventsPerSecond} ev/s`;
   run.comparisons.push(

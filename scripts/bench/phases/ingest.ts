@@ -1,6 +1,6 @@
 // (a) ingest on pg+ioredis: the real ingest app called in-process with API Gateway events, as Lambda calls it.
 // Single POSTs one at a time and 16 in flight, then the batch route; 50 warm-up requests first.
-import { formatMs, formatRate, formatRatio, ratio, type Summary } from '../../lib/stats.ts';
+import { formatMs, formatRate, formatRatio, perSecond, ratio, type Summary } from '../../lib/stats.ts';
 import type { BenchRun } from '../context.ts';
 import { ingest, ingestApp, inProcess, ORIGINAL, reportIngest } from '../pipeline.ts';
 
@@ -29,6 +29,7 @@ export async function phaseIngest(run: BenchRun): Promise<IngestFigures> {
     sequential,
     'API latency (unloaded)',
   );
+  run.reportRatio(phase, perSecond(sequential.accepted, sequential.elapsedMs), 'insertSingle1');
   const single = await ingest(run, app, 'single POST /events', events, { batch: null, concurrency: 16 });
   const { rate: singleRate, stats: singleStats } = reportIngest(
     run,
@@ -37,6 +38,7 @@ export async function phaseIngest(run: BenchRun): Promise<IngestFigures> {
     single,
     'API latency (saturated: requests queue for the pool)',
   );
+  run.reportRatio(phase, singleRate, 'insertSingle8', '≥ 0.60×');
 
   run.progress(`${phase}: POST /events/batch (100 per request) × ${events} events, concurrency 4`);
   const batch = await ingest(run, app, 'POST /events/batch', events, { batch: 100, concurrency: 4 });
@@ -48,6 +50,7 @@ export async function phaseIngest(run: BenchRun): Promise<IngestFigures> {
     'API latency per batch request',
     (stats) => `${formatMs(stats.p50 === null ? null : stats.p50 / 100)} per event at p50`,
   );
+  run.reportRatio(phase, batchRate, 'insertMulti500', '≥ 0.40×');
   run.report(phase, '  batch vs single throughput', formatRatio(ratio(batchRate, singleRate)));
 
   run.comparisons.push(
