@@ -10,8 +10,10 @@ import { phaseBundles } from './phases/bundles.ts';
 import { phaseCeilings } from './phases/ceilings.ts';
 import { phaseDrain } from './phases/drain.ts';
 import { phaseEndToEnd } from './phases/end-to-end.ts';
+import { phaseHttp } from './phases/http.ts';
 import { phaseIngest } from './phases/ingest.ts';
 import { phaseServerless } from './phases/serverless.ts';
+import { phaseWorkers } from './phases/workers.ts';
 import { printReport } from './report.ts';
 
 /** The phases in the order they run; `--only` picks some by name. */
@@ -20,6 +22,8 @@ const PHASES = {
   ingest: phaseIngest,
   drain: phaseDrain,
   e2e: phaseEndToEnd,
+  http: phaseHttp,
+  workers: phaseWorkers,
   serverless: phaseServerless,
   bundles: phaseBundles,
 } as const satisfies Record<string, (run: BenchRun) => Promise<unknown>>;

@@ -112,7 +112,7 @@ export async function phaseEndToEnd(run: BenchRun): Promise<void> {
     phase,
     `${count} events at ${rate} ev/s`,
     formatRate(perSecond(count, sendMs)),
-    `offered rate achieved; ${latencies.length} completed`,
+    `sent rate (offered ${formatRate(rate)}); ${latencies.length} completed`,
   );
   run.report(phase, '  POST → processed (XACK after commit)', formatLatency(e2e), `max ${formatMs(e2e.max)}`);
   run.report(phase, '  API latency at this rate', formatLatency(api));
