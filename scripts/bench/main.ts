@@ -8,6 +8,7 @@ import { type FlagValues, integerBetween, parseNumber, readCommandLine, runMain,
 import { type BenchOptions, BenchRun, ServiceMissingError } from './context.ts';
 import { phaseBundles } from './phases/bundles.ts';
 import { phaseCeilings } from './phases/ceilings.ts';
+import { phaseCost } from './phases/cost.ts';
 import { phaseDrain } from './phases/drain.ts';
 import { phaseEndToEnd } from './phases/end-to-end.ts';
 import { phaseHttp } from './phases/http.ts';
@@ -26,6 +27,7 @@ const PHASES = {
   workers: phaseWorkers,
   serverless: phaseServerless,
   bundles: phaseBundles,
+  cost: phaseCost,
 } as const satisfies Record<string, (run: BenchRun) => Promise<unknown>>;
 type PhaseName = keyof typeof PHASES;
 const PHASE_NAMES = Object.keys(PHASES) as PhaseName[];

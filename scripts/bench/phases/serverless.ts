@@ -7,15 +7,21 @@ import { createUpstashStream } from '../../../lambdas/adapters/stream/upstash.ts
 import type { EventStream, SqlExecutor } from '../../../lambdas/ports.ts';
 import { formatMs, formatRate, formatRatio, perSecond, ratio, type Summary } from '../../lib/stats.ts';
 import type { BenchRun } from '../context.ts';
+import type { Counts } from '../lib/counters.ts';
 import { drainBacklog, type IngestRun, ingest, ingestApp, inProcess, ORIGINAL, preload, reportIngest } from '../pipeline.ts';
 
 export interface LocalEndpoints {
   readonly dataApi: string;
   readonly upstash: string;
   readonly token: string;
+  readonly sqs: string;
+  readonly dlqUrl: string;
+  readonly fallbackUrl: string;
+  /** The endpoints process's request counters (lib/counters.ts) at this moment. */
+  counts(): Promise<Counts>;
 }
 
-/** Starts children/endpoints.ts under tsx; it is stopped by the run's cleanup. */
+/** Starts children/endpoints.ts under tsx; it is stopped by the run's cleanup (or closeOpened after the phase). */
 export async function startEndpointsProcess(run: BenchRun): Promise<LocalEndpoints> {
   const child = spawn(
     process.execPath,
@@ -35,16 +41,40 @@ export async function startEndpointsProcess(run: BenchRun): Promise<LocalEndpoin
     child.stdin?.end();
     await Promise.race([exited, sleep(5000).then(() => child.kill())]);
   });
-  const line = await new Promise<string>((resolvePromise, reject) => {
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const end = out.indexOf('\n');
-      if (end >= 0) resolvePromise(out.slice(0, end));
-    });
-    child.once('exit', (code) => reject(new Error(`the local endpoints process exited (${code}) before it was ready`)));
+  // One JSON line per answer: the URLs first, then one per "counts" request, in order.
+  const waiting: Array<(line: string) => void> = [];
+  const early: string[] = [];
+  let out = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    for (let end = out.indexOf('\n'); end >= 0; end = out.indexOf('\n')) {
+      const line = out.slice(0, end);
+      out = out.slice(end + 1);
+      const next = waiting.shift();
+      if (next) next(line);
+      else early.push(line);
+    }
   });
-  return JSON.parse(line) as LocalEndpoints;
+  let exitCode: number | null | undefined;
+  child.once('exit', (code) => {
+    exitCode = code;
+    for (const next of waiting.splice(0)) next('');
+  });
+  const nextLine = async () => {
+    const line =
+      early.shift() ??
+      (exitCode === undefined ? await new Promise<string>((resolvePromise) => waiting.push(resolvePromise)) : '');
+    if (line === '') throw new Error(`the local endpoints process exited (${exitCode})`);
+    return line;
+  };
+  const urls = JSON.parse(await nextLine()) as Omit<LocalEndpoints, 'counts'>;
+  return {
+    ...urls,
+    async counts() {
+      child.stdin?.write('counts\n');
+      return JSON.parse(await nextLine()) as Counts;
+    },
+  };
 }
 
 export interface ServerlessFigures {
