@@ -12,12 +12,15 @@ import { createQuietLogger } from '../../lambdas/observability/logger.ts';
 import type { EventStream, SqlExecutor } from '../../lambdas/ports.ts';
 import { createEventGenerator } from '../lib/event-generator.ts';
 import { formatRate, formatRatio, ratio } from '../lib/stats.ts';
+import { profiled } from './lib/cpu-profile.ts';
 
 export interface BenchOptions {
   readonly events: number;
   readonly quick: boolean;
   /** Phases to run, by name (all when empty). */
   readonly only: readonly string[];
+  /** Where to write CPU profiles of the measured sections (--cpu-prof); none when absent. */
+  readonly cpuProfDir?: string | undefined;
 }
 
 /** Postgres or Redis is not there: a one-line, actionable message, no stack trace. */
@@ -88,6 +91,11 @@ export class BenchRun {
 
   report(phase: string, measure: string, value: string, note = ''): void {
     this.rows.push({ phase, measure, value, note });
+  }
+
+  /** Runs a measured section, under the CPU profiler when --cpu-prof was given (<dir>/<name>.cpuprofile). */
+  profile<T>(name: string, work: () => Promise<T>): Promise<T> {
+    return this.options.cpuProfDir ? profiled(this.options.cpuProfDir, name, work) : work();
   }
 
   /** A row under the figure just reported: its ratio to the ceiling that bounds it (when that was measured). */

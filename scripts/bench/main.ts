@@ -1,6 +1,7 @@
 // `npm run bench`: measures ingest, drain, end-to-end latency, the serverless adapters, bundle size and cold import on
 // this machine, and prints the figures beside the original's claims. Never asserts a timing; never touches anything
 // but its own throwaway database and stream keys, which it drops even when a phase fails.
+import { mkdir } from 'node:fs/promises';
 import { loadMigrations } from '../../lambdas/adapters/migration-files.ts';
 import { createPgExecutor } from '../../lambdas/adapters/sql/pg.ts';
 import { migrate } from '../../lambdas/core/migrations.ts';
@@ -37,13 +38,19 @@ const USAGE = `Usage: npm run bench -- [options]
   --events N     events per throughput measurement (default 10000; 600 with --quick)
   --quick        a ~20 s run with smaller samples (figures are noisier)
   --only A,B     run only these phases (${PHASE_NAMES.join(', ')})
+  --cpu-prof DIR write CPU profiles of the measured ingest and drain sections to DIR (figures get slower)
   -h, --help     show this help
 
 Needs the local Postgres (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test: the bench creates and drops
 its own database ef_bench_<random> on that server) and Redis (REDIS_URL, default redis://127.0.0.1:6379: the bench
 uses and deletes its own stream keys). Prints figures; never fails on a slow result.`;
 
-const FLAGS = { events: { type: 'string' }, quick: { type: 'boolean' }, only: { type: 'string' } } as const;
+const FLAGS = {
+  events: { type: 'string' },
+  quick: { type: 'boolean' },
+  only: { type: 'string' },
+  'cpu-prof': { type: 'string' },
+} as const;
 
 function toOptions(values: FlagValues<typeof FLAGS>): BenchOptions {
   const quick = values.quick === true;
@@ -60,7 +67,7 @@ function toOptions(values: FlagValues<typeof FLAGS>): BenchOptions {
     .filter(Boolean);
   const unknown = only.find((name) => !(PHASE_NAMES as string[]).includes(name));
   if (unknown !== undefined) throw new UsageError(`--only takes ${PHASE_NAMES.join(', ')}; got "${unknown}"`);
-  return { events, quick, only };
+  return { events, quick, only, cpuProfDir: values['cpu-prof'] };
 }
 
 /** The run in progress, for runMain's crash cleanup. */
@@ -76,6 +83,7 @@ async function main(): Promise<number> {
   process.env.AWS_ACCESS_KEY_ID ??= 'bench';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
 
+  if (options.cpuProfDir) await mkdir(options.cpuProfDir, { recursive: true });
   const run = new BenchRun(options);
   current = run;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -12,8 +12,10 @@ export function printReport(run: BenchRun, versions: { postgres: string; redis: 
     `machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? '?'}; node ${process.version}; Postgres ${versions.postgres}; Redis ${versions.redis}`,
     // Other work on the machine (tests, builds) moves every figure; the load average says how much there was.
     `load average (1 min): ${run.loadAtStart.toFixed(2)} at start, ${(loadavg()[0] ?? 0).toFixed(2)} at end, on ${cpu.length} cores`,
-    'everything in one process except Postgres and Redis; no HTTP in front of the ingest app (the Lambda has none either);',
-    '(d) runs the local Data API and Upstash endpoints in a child process: two more local HTTP hops, on the same 2 cores',
+    "(0) measures this machine's ceilings first; figures print their ratio to the ceiling that bounds them.",
+    "(a)-(c) run the pipeline in this process (no HTTP, as in Lambda); (h) goes over HTTP to `npm start`'s server and (w)",
+    'drains with separate --consumer-only processes; (d) and (k) run the local Data API, Upstash and SQS endpoints in a',
+    'child process. Everything shares the same cores with Postgres and Redis (and whatever else runs: see the load).',
     '',
     renderTable(
       ['phase', 'measure', 'value', 'note'],

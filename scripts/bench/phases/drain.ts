@@ -29,13 +29,8 @@ export async function phaseDrain(run: BenchRun): Promise<DrainFigures> {
     run.progress(`${phase}: ${label}: preloading ${events} events`);
     await preload(run, app, label, events);
     run.progress(`${phase}: ${label}: draining`);
-    runs[experiment.name] = await drainBacklog(
-      run,
-      label,
-      () => ({ sql: run.openPg(), stream: run.openIoredis(key) }),
-      key,
-      events,
-      experiment,
+    runs[experiment.name] = await run.profile(`drain-${experiment.name}`, () =>
+      drainBacklog(run, label, () => ({ sql: run.openPg(), stream: run.openIoredis(key) }), key, events, experiment),
     );
   }
   const rate = (name: string) => {

@@ -18,10 +18,9 @@ export async function phaseIngest(run: BenchRun): Promise<IngestFigures> {
   // A few requests first so connection set-up and JIT warm-up do not land in the figures.
   await ingest(run, app, 'warm-up', 50, { batch: null, concurrency: 4 });
   const sequentialCount = Math.min(1000, Math.round(events / 3));
-  const sequential = await ingest(run, app, 'single POST /events, one at a time', sequentialCount, {
-    batch: null,
-    concurrency: 1,
-  });
+  const sequential = await run.profile('ingest-single-1', () =>
+    ingest(run, app, 'single POST /events, one at a time', sequentialCount, { batch: null, concurrency: 1 }),
+  );
   const { stats: sequentialStats } = reportIngest(
     run,
     phase,
@@ -30,7 +29,9 @@ export async function phaseIngest(run: BenchRun): Promise<IngestFigures> {
     'API latency (unloaded)',
   );
   run.reportRatio(phase, perSecond(sequential.accepted, sequential.elapsedMs), 'insertSingle1');
-  const single = await ingest(run, app, 'single POST /events', events, { batch: null, concurrency: 16 });
+  const single = await run.profile('ingest-single-16', () =>
+    ingest(run, app, 'single POST /events', events, { batch: null, concurrency: 16 }),
+  );
   const { rate: singleRate, stats: singleStats } = reportIngest(
     run,
     phase,
@@ -41,7 +42,9 @@ export async function phaseIngest(run: BenchRun): Promise<IngestFigures> {
   run.reportRatio(phase, singleRate, 'insertSingle8', '≥ 0.60×');
 
   run.progress(`${phase}: POST /events/batch (100 per request) × ${events} events, concurrency 4`);
-  const batch = await ingest(run, app, 'POST /events/batch', events, { batch: 100, concurrency: 4 });
+  const batch = await run.profile('ingest-batch-100', () =>
+    ingest(run, app, 'POST /events/batch', events, { batch: 100, concurrency: 4 }),
+  );
   const { rate: batchRate } = reportIngest(
     run,
     phase,
