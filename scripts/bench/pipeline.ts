@@ -41,10 +41,9 @@ function apiEvent(method: string, path: string, body?: unknown) {
   return toApiGatewayEvent(fake, Buffer.from(text, 'utf8'));
 }
 
-const context = localContext('eventflow-bench', 60_000);
-
+/** One invocation: a fresh context each time, as Lambda gives (its deadline counts down from the call, not the run). */
 export async function call(app: IngestApp, method: string, path: string, body?: unknown): Promise<APIGatewayProxyResult> {
-  return app(apiEvent(method, path, body), context);
+  return app(apiEvent(method, path, body), localContext('eventflow-bench', 60_000));
 }
 
 /** Runs `work(i)` for i in 0..count-1 with at most `concurrency` in flight. */

@@ -17,6 +17,7 @@ describe('bundle contents from a source map', () => {
     expect(packageOf('../../../work/wt/lambdas/core/drain.ts')).toBe('lambdas/core');
     expect(packageOf('../../../work/wt/lambdas/config.ts')).toBe('lambdas');
     expect(packageOf('../../schemas/event.ts')).toBe('schemas');
+    expect(packageOf('../../../work/wt/lambdas/adapters/sql/data-api.ts')).toBe('lambdas/adapters');
   });
 
   it('attributes every byte of the bundle, newlines included, to the source its segment maps to', () => {

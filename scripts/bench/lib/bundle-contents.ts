@@ -51,7 +51,7 @@ export function packageOf(source: string): string {
   const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(source);
   if (match?.[1]) return match[1];
   // Project files: the folder under the repo root (lambdas/core, schemas…), wherever the map was written from.
-  const project = /(?:^|\/)((?:lambdas|schemas|scripts|lib)(?:\/[^/]+)?)\/[^/]+$/.exec(source);
+  const project = /(?:^|\/)((?:lambdas|schemas|scripts|lib)(?:\/[^/]+(?=\/))?)\//.exec(source);
   if (project?.[1]) return project[1];
   return source
     .replace(/^(\.\.\/)+/, '')
