@@ -98,7 +98,7 @@ function describe(step: PerEvent): string {
     step.dataApiCalls > 0 ? `Data API calls ${formatNumber(step.dataApiCalls * 1000, 0)}` : '',
     `Redis commands ${formatNumber(step.redisCommands * 1000, 0)}`,
     `SQS requests ${formatNumber(step.sqsRequests * 1000, 0)}`,
-    `invocations ${formatNumber(step.invocations * 1000, 0)}`,
+    `invocations ${formatNumber(step.invocations * 1000, step.invocations * 1000 < 10 ? 1 : 0)}`,
     `Lambda ms ${formatNumber(step.billedMs * 1000, 0)}`,
   ];
   return parts.filter(Boolean).join(', ');
