@@ -74,10 +74,12 @@ export const NOT_BUNDLED_STUB = 'lambdas/adapters/not-bundled.ts';
 /**
  * Packages replaced by a smaller module in every bundle (paths relative to the project root). The SDK's default
  * credential chain (SSO, INI files, process, IMDS, web identity, with the STS and SSO clients they need) is about a
- * fifth of a bundle and a fifth of its cold import; Lambda always provides the role's credentials in env vars.
+ * fifth of a bundle and a fifth of its cold import; Lambda always provides the role's credentials in env vars. The
+ * SDK protocols' event-stream codec is imported lazily for streaming operations, which none of ours are.
  */
 export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
   '@aws-sdk/credential-provider-node': 'lambdas/bundling/credentials-from-env.ts',
+  '@smithy/core/event-streams': 'lambdas/bundling/no-event-streams.ts',
 };
 
 // esbuild's ESM output has no `require`; some CommonJS dependencies call it for Node built-ins.
