@@ -74,6 +74,17 @@ export const DEFAULT_MEMORY_MB = 512;
 /** The module unused driver packages are aliased to (relative to the project root). */
 export const NOT_BUNDLED_STUB = 'lambdas/adapters/not-bundled.ts';
 
+/**
+ * Packages replaced by a smaller module in every bundle (paths relative to the project root). The SDK's default
+ * credential chain (SSO, INI files, process, IMDS, web identity, with the STS and SSO clients they need) is about a
+ * fifth of a bundle and a fifth of its cold import; Lambda always provides the role's credentials in env vars. The
+ * SDK protocols' event-stream codec is imported lazily for streaming operations, which none of ours are.
+ */
+export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
+  '@aws-sdk/credential-provider-node': 'lambdas/bundling/credentials-from-env.ts',
+  '@smithy/core/event-streams': 'lambdas/bundling/no-event-streams.ts',
+};
+
 // esbuild's ESM output has no `require`; some CommonJS dependencies call it for Node built-ins.
 const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
@@ -167,13 +178,10 @@ export class EventFlowFunction extends NodejsFunction {
         // pinned SDK clients. PGlite and pg-native are reachable in the source graph but never run
         // in Lambda (Data API there), so they stay out of the bundle.
         externalModules: ['@electric-sql/pglite', 'pg-native'],
-        ...(defaults.unusedPackages?.length
-          ? {
-              esbuildArgs: Object.fromEntries(
-                defaults.unusedPackages.map((name) => [`--alias:${name}`, `./${NOT_BUNDLED_STUB}`]),
-              ),
-            }
-          : {}),
+        esbuildArgs: {
+          ...Object.fromEntries((defaults.unusedPackages ?? []).map((name) => [`--alias:${name}`, `./${NOT_BUNDLED_STUB}`])),
+          ...Object.fromEntries(Object.entries(BUNDLE_ALIASES).map(([name, path]) => [`--alias:${name}`, `./${path}`])),
+        },
         // Local esbuild (a devDependency) only: there is no Docker on the build machines.
         forceDockerBundling: false,
         ...(props.commandHooks ? { commandHooks: props.commandHooks } : {}),

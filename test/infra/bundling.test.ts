@@ -1,6 +1,6 @@
 // A synth as `cdk synth` runs it (local esbuild bundling, CDK's template validation, cdk-nag), to
 // check what the uploaded bundles contain. One shared synth (~10 s); never deploys or invokes.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, type CfnElement, Validations } from 'aws-cdk-lib';
@@ -95,6 +95,35 @@ describe('bundles from a real synth', () => {
       expect(packages.has('pg'), fn.node.path).toBe(false);
       expect(packages.has('ioredis'), fn.node.path).toBe(false);
       expect(packages.has('@aws-sdk/client-rds-data'), fn.node.path).toBe(true);
+    }
+  });
+
+  it("replaces the SDK's default credential chain with the env-only provider Lambda needs, and drops event streams", () => {
+    for (const name of ['ingest', 'consumer'] as const) {
+      const map = JSON.parse(readFileSync(join(bundleDir(functions()[name]), 'index.mjs.map'), 'utf8')) as { sources: string[] };
+      const packages = new Set(
+        map.sources.map((source) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(source)?.[1]).filter(Boolean),
+      );
+      // The chain's SSO/INI/process/web-identity providers and the STS + SSO clients they load.
+      for (const dropped of [
+        '@aws-sdk/credential-provider-node',
+        '@aws-sdk/nested-clients',
+        '@aws-sdk/credential-provider-sso',
+      ]) {
+        expect(packages.has(dropped), `${name} bundle holds ${dropped}`).toBe(false);
+      }
+      expect(map.sources.some((source) => source.endsWith('lambdas/bundling/credentials-from-env.ts'))).toBe(true);
+      // The event-stream codec, which no operation of the Data API, SQS or Secrets Manager clients uses.
+      expect(map.sources.some((source) => source.includes('@smithy/core/dist-es/submodules/event-streams/'))).toBe(false);
+    }
+  });
+
+  it('keeps the ingest and consumer bundles within their size budget (about 600 KB each before the credential alias)', () => {
+    // Sizes, not timings: a package that sneaks back in (a credential chain, an unused driver) fails this.
+    const budget = 500_000;
+    for (const name of ['ingest', 'consumer'] as const) {
+      const size = statSync(join(bundleDir(functions()[name]), 'index.mjs')).size;
+      expect(size, `${name} bundle is ${size} bytes`).toBeLessThanOrEqual(budget);
     }
   });
 
