@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { loadMigrations } from '../../lambdas/adapters/migration-files.ts';
 import { createPgExecutor } from '../../lambdas/adapters/sql/pg.ts';
 import { migrate } from '../../lambdas/core/migrations.ts';
-import { type FlagValues, integerBetween, parseNumber, readCommandLine, runMain, UsageError } from '../lib/cli.ts';
+import { describeError, type FlagValues, integerBetween, parseNumber, readCommandLine, runMain, UsageError } from '../lib/cli.ts';
 import { type BenchOptions, BenchRun, ServiceMissingError } from './context.ts';
 import { phaseBundles } from './phases/bundles.ts';
 import { phaseCeilings } from './phases/ceilings.ts';
@@ -92,6 +92,14 @@ async function main(): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // A socket error or a rejected promise nobody awaits would end the process without the cleanup below; drop the
+  // throwaway database and keys first, then exit 1 with the stack.
+  const onCrash = (error: unknown) => {
+    process.stderr.write(`bench: crashed: ${describeError(error)}\ndropping ${run.database} and the ${run.keyPrefix}:* keys…\n`);
+    void run.cleanup().finally(() => process.exit(1));
+  };
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onCrash);
 
   const versions = { postgres: '?', redis: '?' };
   let failure: unknown = null;

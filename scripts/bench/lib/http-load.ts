@@ -94,3 +94,16 @@ export async function rssOf(pid: number | undefined): Promise<number | null> {
     return null; // not Linux, or the process is gone: the figure is simply not shown
   }
 }
+
+/** Machine-wide CPU counters (Linux /proc/stat, in ticks): busy and total; null elsewhere. */
+export async function cpuTicks(): Promise<{ busy: number; total: number } | null> {
+  try {
+    const { readFile } = await import('node:fs/promises');
+    const fields = ((await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.reduce((sum, n) => sum + n, 0);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0); // idle + iowait
+    return { busy: total - idle, total };
+  } catch {
+    return null; // not Linux: the figure is simply not shown
+  }
+}

@@ -3,8 +3,9 @@
 // rename wakes their blocked reads), so process start-up is not in the figure.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { formatMs, formatRate, formatRatio, perSecond, ratio } from '../../lib/stats.ts';
+import { formatMs, formatNumber, formatRate, formatRatio, perSecond, ratio } from '../../lib/stats.ts';
 import type { BenchRun } from '../context.ts';
+import { cpuTicks } from '../lib/http-load.ts';
 import { startLocalServer } from '../lib/local-server.ts';
 import { ingestApp, preload } from '../pipeline.ts';
 
@@ -21,7 +22,9 @@ async function outstanding(redis: Redis, key: string): Promise<number> {
 
 export async function phaseWorkers(run: BenchRun): Promise<void> {
   const phase = '(w) consumer processes';
-  const { events } = run.options;
+  // Three times the other phases' sample: at 10-15 k ev/s a 10,000 backlog drains in under a second, too short to
+  // tell 2 processes from 3 through start-up batches and the 20 ms completion polling.
+  const events = run.options.events * 3;
   const redis = new Redis(run.redisUrl, { maxRetriesPerRequest: 1 });
   run.onCleanup(async () => redis.disconnect());
   const rates = new Map<number, number | null>();
@@ -38,18 +41,25 @@ export async function phaseWorkers(run: BenchRun): Promise<void> {
     const warmUp = run.openIoredis(key);
     await preload(run, ingestApp(run, run.openPg(), warmUp), `workers ${processes} warm-up`, 100 * processes * 5);
     while ((await outstanding(redis, key)) > 0) await sleep(20);
+    const cpuBefore = await cpuTicks();
     const begin = performance.now();
     await redis.rename(staging, key);
     const deadline = begin + 120_000;
     while ((await outstanding(redis, key)) > 0 && performance.now() < deadline) await sleep(20);
     const elapsedMs = performance.now() - begin;
+    const cpuAfter = await cpuTicks();
+    // Everything on the machine: these processes, Postgres, Redis, the bench, and whatever else runs.
+    const busy =
+      cpuBefore && cpuAfter && cpuAfter.total > cpuBefore.total
+        ? `; machine CPU ${formatNumber(((cpuAfter.busy - cpuBefore.busy) / (cpuAfter.total - cpuBefore.total)) * 100, 0)} % busy`
+        : '';
     const rate = perSecond(events, elapsedMs);
     rates.set(processes, rate);
     run.report(
       phase,
       `${processes} process${processes > 1 ? 'es' : ''}, batch 100`,
       formatRate(rate),
-      `${events} drained in ${formatMs(elapsedMs)}`,
+      `${events} drained in ${formatMs(elapsedMs)}${busy}`,
     );
     run.reportRatio(phase, rate, 'insertMulti500', processes === 1 ? '≥ 0.40×' : undefined);
     for (const { child } of children) child.kill('SIGTERM');
