@@ -13,8 +13,14 @@ export interface NetworkProps {
   readonly logRetention: logs.RetentionDays;
 }
 
+/**
+ * aws-cdk-lib declares `Vpc.vpnGatewayId` as `string | undefined` where `IVpc` says `vpnGatewayId?: string`,
+ * so under exactOptionalPropertyTypes the class is not assignable to its own interface. The one conversion.
+ */
+const asIVpc = (vpc: ec2.Vpc): ec2.IVpc => vpc as ec2.IVpc;
+
 export class Network extends Construct {
-  readonly vpc: ec2.Vpc;
+  readonly vpc: ec2.IVpc;
   readonly isolatedSubnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
   /** Where VPC-attached Lambdas go; undefined when the Lambdas stay outside the VPC (Upstash). */
   readonly functionPlacement?: FunctionPlacement;
@@ -23,17 +29,18 @@ export class Network extends Construct {
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
     // Two AZs: the minimum an Aurora subnet group and ElastiCache Serverless accept.
-    this.vpc = new ec2.Vpc(this, 'Vpc', {
+    const vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
       natGateways: 0,
       subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
     });
+    this.vpc = asIVpc(vpc);
     // Flow logs are billed per GB ingested; with no internet path the VPC carries little traffic.
     const flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
       retention: props.logRetention,
       removalPolicy: props.removalPolicy,
     });
-    this.vpc.addFlowLog('FlowLog', {
+    vpc.addFlowLog('FlowLog', {
       destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogGroup),
       trafficType: ec2.FlowLogTrafficType.REJECT,
     });

@@ -1,6 +1,7 @@
 // `npm run load-test`: offers generated events to a running EventFlow at a fixed rate, waits for the backlog to drain,
 // and reports API latency, completion time and throughput. Must never judge figures (only "did it drain") nor write
 // anything but the events it sends; it reads GET /metrics/summary and GET /events/{id} to follow them.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type FlagValues, isPositiveInteger, parseNumber, readCommandLine, runMain } from './lib/cli.ts';
 import { SEND_FLAGS, type SendOptions, type SendRun, sendEvents, tallyRows, toSendOptions } from './lib/event-sender.ts';
 import { type HttpReply, requestJson, unreachableMessage } from './lib/http-client.ts';
@@ -80,10 +81,6 @@ function acceptedIds(reply: HttpReply, isBatch: boolean): string[] {
     const { status, event_id: id } = (result ?? {}) as { status?: unknown; event_id?: unknown };
     return (status === 'accepted' || status === 'duplicate') && typeof id === 'string' ? [id] : [];
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Progress on stderr, at most every two seconds so logs stay short. */

@@ -1,5 +1,6 @@
 // `npm run monitor`: polls a running EventFlow's GET /health and GET /metrics/summary and prints one line per interval.
 // Read-only: must never send anything but those two GETs, nor exit non-zero in watch mode for a bad reading (only --once judges).
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   apiKeyOrEnv,
   type FlagValues,
@@ -160,10 +161,6 @@ async function read(options: MonitorOptions): Promise<Reading> {
     parts.push(`summary unavailable: ${why}`);
   }
   return { line: parts.join('  '), healthy };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function main(): Promise<number> {

@@ -10,7 +10,7 @@ import { claimUnresolved, findRawEvents, insertRawEvents, markRepublished, RECON
 export interface MaintenanceDeps {
   readonly sql: SqlExecutor;
   readonly stream: EventStream;
-  readonly fallback?: IngestFallbackQueue;
+  readonly fallback?: IngestFallbackQueue | undefined;
   readonly clock: Clock;
   readonly metrics: Metrics;
   readonly logger: Logger;

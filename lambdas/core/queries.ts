@@ -10,12 +10,12 @@ export interface EventStatus {
   readonly event_type: string | null;
   readonly status: 'accepted' | 'processed' | 'failed';
   readonly received_at: string;
-  readonly processed_at?: string;
-  readonly failed_at?: string;
-  readonly attempts?: number;
+  readonly processed_at?: string | undefined;
+  readonly failed_at?: string | undefined;
+  readonly attempts?: number | undefined;
   readonly enriched_data?: unknown;
-  readonly error?: { readonly type: string; readonly message: string };
-  readonly replay?: { readonly count: number; readonly last_at: string | null };
+  readonly error?: { readonly type: string; readonly message: string } | undefined;
+  readonly replay?: { readonly count: number; readonly last_at: string | null } | undefined;
 }
 
 /** The status of one event, or null when no event with that id was accepted (or it is still in the fallback queue). */
@@ -42,7 +42,7 @@ export interface DependencyHealth {
   /** `resuming`: Aurora Serverless v2 waking from auto-pause (~15 s); reads answer 503 meanwhile, writes go to the fallback queue. */
   readonly status: 'up' | 'down' | 'resuming';
   readonly latency_ms: number;
-  readonly error?: string;
+  readonly error?: string | undefined;
 }
 
 export interface Health {

@@ -12,8 +12,8 @@ import {
 } from './store.ts';
 
 export interface RedriveRequest {
-  readonly eventIds?: readonly string[];
-  readonly errorType?: string;
+  readonly eventIds?: readonly string[] | undefined;
+  readonly errorType?: string | undefined;
   /** At most this many events (oldest failures first). */
   readonly limit: number;
   readonly dryRun: boolean;
@@ -23,7 +23,7 @@ export interface RedriveResult {
   readonly dry_run: boolean;
   /** Events reopened and re-published (or, in a dry run, that would be). */
   readonly event_ids: string[];
-  readonly candidates?: FailedEventRow[];
+  readonly candidates?: FailedEventRow[] | undefined;
   /** Reopened but not published now (stream down): the reconciler publishes them after its grace. */
   readonly publish_deferred: number;
 }

@@ -50,12 +50,12 @@ export function insertRawEvents(
   return returnedIds(queryInChunks(sql, RAW_INSERT, rows));
 }
 
-export interface StoredRaw {
+export type StoredRaw = {
   readonly event_id: string;
   readonly payload: AcceptedEvent;
   readonly received_at: string;
   readonly outcome: 'processed' | 'failed' | null;
-}
+};
 
 /**
  * Statements that return payloads fetch at most this many rows: payloads reach 32 KB, jsonb output
@@ -67,12 +67,12 @@ export const PAYLOAD_ROWS_PER_QUERY = 8;
 export async function findRawEvents(sql: SqlExecutor, ids: readonly string[]): Promise<Map<string, StoredRaw>> {
   const found = new Map<string, StoredRaw>();
   for (let i = 0; i < ids.length; i += PAYLOAD_ROWS_PER_QUERY) {
-    const result = await sql.query<Record<string, unknown>>(
+    const result = await sql.query<StoredRaw>(
       `SELECT event_id::text AS event_id, payload, received_at, outcome
        FROM raw_events WHERE event_id IN (SELECT jsonb_array_elements_text(:ids::jsonb)::uuid)`,
       { ids: sqlJson(ids.slice(i, i + PAYLOAD_ROWS_PER_QUERY)) },
     );
-    for (const row of result.rows) found.set(String(row.event_id), row as unknown as StoredRaw);
+    for (const row of result.rows) found.set(row.event_id, row);
   }
   return found;
 }
@@ -245,8 +245,8 @@ export async function readPayloads(
 }
 
 export interface RedriveFilter {
-  readonly eventIds?: readonly string[];
-  readonly errorType?: string;
+  readonly eventIds?: readonly string[] | undefined;
+  readonly errorType?: string | undefined;
   /** Only dead letters written before this instant: a replay that fails again is not replayed twice in one run. */
   readonly failedBefore?: string;
   readonly limit: number;

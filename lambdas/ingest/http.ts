@@ -122,7 +122,7 @@ export const requestLogger = (logger: Logger, event: APIGatewayProxyEvent): Logg
 
 /** Echoes the correlation id on every response and logs one debug line per request. */
 export function correlationId(logger: Logger): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
-  const finish = (request: { event: APIGatewayProxyEvent; response?: APIGatewayProxyResult | null }) => {
+  const finish = (request: { event: APIGatewayProxyEvent; response?: APIGatewayProxyResult | null | undefined }) => {
     const id = correlationIdOf(request.event);
     if (request.response && id) request.response.headers = { ...request.response.headers, 'x-correlation-id': id };
     requestLogger(logger, request.event).debug('request', {

@@ -1,5 +1,6 @@
 // The migration trigger's patience: retries a deploy-time call while the Data API says "not yet", until
 // the invocation's budget runs out. Only for lambdas/migrate; the pipeline's retries live in the stream.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DependencyUnavailableError } from '../errors.ts';
 
 /**
@@ -83,14 +84,12 @@ export interface BudgetRetryOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * Calls fn until it succeeds, a non-retryable error occurs, or the budget would not leave `reserveMs`
  * after the next wait; then the last error is thrown. Waits double from baseMs up to maxDelayMs.
  */
 export async function retryWithinBudget<T>(fn: () => Promise<T>, options: BudgetRetryOptions): Promise<T> {
-  const sleep = options.sleep ?? realSleep;
+  const wait = options.sleep ?? sleep;
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
@@ -99,7 +98,7 @@ export async function retryWithinBudget<T>(fn: () => Promise<T>, options: Budget
       const delayMs = Math.min(options.maxDelayMs, options.baseMs * 2 ** (attempt - 1));
       if (options.remainingMs() - delayMs < options.reserveMs) throw error;
       options.onRetry?.(error, attempt, delayMs);
-      await sleep(delayMs);
+      await wait(delayMs);
     }
   }
 }

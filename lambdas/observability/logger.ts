@@ -31,7 +31,7 @@ export function createLogger(options: LoggerOptions): Logger & PowertoolsLogger 
     // Powertools' type forbids reserved keys (message, level, …) at compile time; at run time it drops them with a warning.
     ...(options.persistentKeys === undefined
       ? {}
-      : { persistentKeys: options.persistentKeys as PowertoolsOptions['persistentKeys'] }),
+      : { persistentKeys: options.persistentKeys as NonNullable<PowertoolsOptions['persistentKeys']> }),
   });
   // The port's `extra?` may be undefined, which Powertools' tuple types do not spell out; at run time it
   // skips undefined extras (logger.info('x', undefined) logs just 'x'), so the port is honoured.

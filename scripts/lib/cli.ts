@@ -138,6 +138,7 @@ export async function runMain(main: () => Promise<number>, options: RunMainOptio
   } catch (error) {
     process.stderr.write(`${options.name} failed: ${describeError(error)}\n`);
     code = 1;
+    // The crash was reported above; a failing clean-up must not replace that message or the exit code.
     await options.onCrash?.().catch(() => {});
   }
   process.exitCode = code;

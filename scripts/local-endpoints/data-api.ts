@@ -374,6 +374,8 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
           throw sqlError(error);
         }
         const id = randomBytes(24).toString('base64');
+        // An abandoned transaction is rolled back like the service's own idle timeout; a failed rollback only
+        // means the connection is already gone, which ends the transaction too.
         const timer = setTimeout(() => void end(id, 'ROLLBACK').catch(() => {}), TRANSACTION_IDLE_MS).unref();
         transactions.set(id, { client, timer });
         return JSON.stringify({ transactionId: id });
@@ -407,6 +409,7 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
     url: listening.url,
     async close() {
       const closed = listening.close();
+      // Closing: a rollback that fails has nothing left to protect (the pools end next).
       await Promise.all([...transactions.keys()].map((id) => end(id, 'ROLLBACK').catch(() => {})));
       await Promise.all([...pools.values()].map((p) => p.end()));
       await closed;

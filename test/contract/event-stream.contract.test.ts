@@ -1,7 +1,9 @@
 // The EventStream port's specification, run unchanged against every adapter on the real local Redis
 // (@upstash/redis through the local REST endpoint). Never mocks Redis; every test owns its stream key.
+
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LAG_COUNT_LIMIT } from '../../lambdas/adapters/stream/command-stream.ts';
@@ -78,8 +80,6 @@ const TRICKY_DATA = [
   'true',
   JSON.stringify({ text: 'αβγ 日本 🎉 "q" \\ '.repeat(2048) }), // ~32 K characters
 ];
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Resolves to the rejection (or null), so a test can assert on the error and the time it took. */
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
@@ -339,7 +339,7 @@ function describeEventStreamConformance(adapter: AdapterUnderTest): void {
         const [entry] = await stream.readNew(name, { count: 1 }); // a consumer exists once it was given an entry
         await stream.ack([entry?.id ?? '']);
       }
-      await new Promise((resolve) => setTimeout(resolve, 30));
+      await sleep(30);
 
       expect(await stream.pruneConsumers({ idleMs: 60_000, keep: 'me' })).toBe(0);
       expect(await stream.pruneConsumers({ idleMs: 10, keep: 'me' })).toBe(2);

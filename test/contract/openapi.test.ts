@@ -3,6 +3,7 @@
 // ajv. An answer the document does not describe fails; so does a documented answer no case reaches
 // (unless listed below with the reason it cannot be reached in-process). Request bodies are checked
 // both ways: the document accepts exactly what the server accepts.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -202,7 +203,7 @@ describe('every documented answer the app gives conforms to the document', () =>
   it('POST /events and /events/batch: 429 with Retry-After while the consumer is behind', async () => {
     const behind = createTestPipeline({ sql, stream, backpressure: { maxLag: 1, maxAgeMs: 0, statsTtlMs: 100 } });
     await behind.call('POST', '/events/batch', { body: { events: [purchase(), purchase(), purchase()] } });
-    await new Promise((resolve) => setTimeout(resolve, 120));
+    await sleep(120);
     const single = await behind.call('POST', '/events', { body: purchase() });
     expect(single.status).toBe(429);
     expectDocumented('postEvent', single);

@@ -1,5 +1,6 @@
 // Contract of the SQS adapters (dead-letter queue, ingest fallback queue) against a real SQS-compatible
 // endpoint through the real SDK: in-process fauxqs, or TEST_SQS_ENDPOINT. Never mocks the SDK.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateQueueCommand, DeleteQueueCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createSqsClient } from '../../lambdas/adapters/sqs/client.ts';
@@ -206,7 +207,7 @@ describe('SQS ingest fallback queue', () => {
 
     // Act
     await queue.delete(first.filter((m) => m.body.startsWith('delete-me')).map((m) => m.receiptHandle));
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await sleep(1_500);
 
     // Assert: only the undeleted message is redelivered (which also shows redelivery is observable).
     // One call: a loop would see keep-me again each time its 1 s visibility runs out.

@@ -1,6 +1,7 @@
 // Fault 5: Redis unreachable while events are ingested. The API still answers 202 (the raw row is
 // committed; the XADD fails) and leaves a publish hint in the fallback queue; once Redis is back the
 // consumer republishes them (from the hints, or through the reconciler).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ledger, type PlannedEvent, planEvents, readOutcomes, sendEvents } from '../support/accounting.ts';
 import type { ManagedProcess } from '../support/child-processes.ts';
@@ -71,7 +72,7 @@ describe('Redis unreachable during ingest, then back', () => {
     // Arrange: a consumer with the production resting interval (1 h), past its start-up reconcile.
     await stack.kill(consumer);
     consumer = await stack.startConsumer('reconciler-default');
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await sleep(3000);
 
     // Act
     await stack.redisDown();
@@ -88,7 +89,7 @@ describe('Redis unreachable during ingest, then back', () => {
   // consumer sees no outage; the API's publish hints in the fallback queue bring the events through.
   it('when only the API lost Redis, its stranded events are republished after the grace too', async () => {
     // Arrange: the same consumer, idle for longer than two grace periods.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await sleep(3000);
 
     // Act: the API's path to Redis is cut; the consumer's is not.
     await stack.redisApi.block();

@@ -1,6 +1,7 @@
 // Fault 6d: Redis loses a 20,000-event backlog (a private redis-server SIGKILLed and restarted empty)
 // before any consumer read it. The reconciler must republish all of it from raw_events at the pace the
 // drain can take (pages of 500, repeated while work remains), not 160 events per maintenance interval.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ledger, planEvents, sendEvents } from '../support/accounting.ts';
 import { waitFor } from '../support/child-processes.ts';
@@ -43,7 +44,7 @@ describe('Redis restarted empty with 20,000 events waiting', () => {
     await stack.privateRedis?.kill();
     await stack.privateRedis?.restart();
     expect(Number(await stack.redis.exists(stack.streamKey))).toBe(0);
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await sleep(1100);
     await stack.startConsumer('recovery'); // resolves once its loop runs: start-up is not counted
     const started = Date.now();
     await waitFor(

@@ -1,5 +1,6 @@
 // One scenario's private EventFlow: its own database, stream key and SQS, the API and consumers as real
 // processes reaching Postgres, Redis and SQS through TCP proxies the test controls. Never mocks a client.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -31,7 +32,6 @@ const AWS_ENV = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'fault-test', AWS_
 /** Lines a healthy consumer never prints: the drain loop has given up. */
 const CONSUMER_DEATH = /consumer loop stopped/;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const postgresTarget = () => {
   const url = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
   return { host: url.hostname, port: Number(url.port || 5432) };
@@ -122,6 +122,7 @@ export class FaultStack {
       };
       return new FaultStack(options, db, sqs, privateRedis, proxies);
     } catch (error) {
+      // Start-up failed: that error is the one to see; every clean-up still runs.
       for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
       throw error;
     }

@@ -1,5 +1,6 @@
 // Backpressure through the real app on real Postgres and Redis: past the lag limit ingest answers 429
 // with Retry-After (single and batch), stores nothing, counts it; once the consumer catches up, 202 again.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMBINATIONS, type OpenAdapters, openAdapters } from '../support/adapters.ts';
 import { purchase } from '../support/events.ts';
@@ -30,7 +31,7 @@ describe.each(COMBINATIONS)('backpressure over %s', (combination) => {
   it('answers 429 with Retry-After past the lag limit, stores nothing, and 202 again once drained', async () => {
     const events = Array.from({ length: 30 }, () => purchase());
     expect((await pipeline.call('POST', '/events/batch', { body: { events } })).status).toBe(202);
-    await new Promise((resolve) => setTimeout(resolve, 120)); // past the stats TTL
+    await sleep(120); // past the stats TTL
 
     const before = await countRows(adapters.sql, 'raw_events');
     const single = await pipeline.call('POST', '/events', { body: purchase() });
@@ -44,7 +45,7 @@ describe.each(COMBINATIONS)('backpressure over %s', (combination) => {
     expect(await pipeline.counter('events_rejected_total', { reason: 'backpressure' })).toBe(2);
 
     await pipeline.drainOnce();
-    await new Promise((resolve) => setTimeout(resolve, 120));
+    await sleep(120);
     expect((await pipeline.call('POST', '/events', { body: purchase() })).status).toBe(202);
   });
 });

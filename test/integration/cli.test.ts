@@ -1,5 +1,6 @@
 // The operator scripts as a user runs them: migrate (twice), producer against a running pipeline,
 // redrive (dry run, real, bad arguments). Real processes on the real Postgres and Redis.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgExecutor } from '../../lambdas/adapters/sql/pg.ts';
@@ -58,7 +59,7 @@ describe('npm run producer against npm start', () => {
 
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && (await countRows(sql, 'raw_events', 'outcome IS NULL')) > 0) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
     expect(await countRows(sql, 'raw_events')).toBe(accepted);
     expect((await countRows(sql, 'processed_events')) + (await countRows(sql, 'failed_events'))).toBe(accepted);
@@ -96,7 +97,7 @@ describe('npm run redrive', () => {
     // Rule violations fail again on replay: the same rows, now with a replay counted.
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && (await countRows(sql, 'raw_events', 'outcome IS NULL')) > 0) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
     expect(await countRows(sql, 'failed_events', 'replay_count = 1 AND replayed_at IS NULL')).toBe(failed);
   });

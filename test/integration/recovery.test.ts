@@ -1,5 +1,6 @@
 // Retries, dead letters, redrive, the outbox reconciler, the SQS fallback and trimming, on the real
 // Postgres, Redis and a local SQS endpoint. Outages here are switched adapters; test/faults has real ones.
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { Redis } from 'ioredis';
@@ -17,7 +18,6 @@ import { countRows, createTestDatabase, TEST_REDIS_URL, type TestDatabase, uniqu
 import { switchableQueue, switchableSql, switchableStream } from '../support/switchable.ts';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let db: TestDatabase;
 let realSql: SqlExecutor;

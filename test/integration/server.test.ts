@@ -1,10 +1,12 @@
 // `npm start` as a user runs it: a real process, real HTTP requests, Ctrl-C. On the local adapters
 // and on the production combination (the runner starts the local Data API and Upstash endpoints itself).
+
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type RunningProcess, runScript } from '../support/processes.ts';
@@ -56,7 +58,7 @@ describe.each(modes)('npm start on %s', (_name, driverEnv) => {
     let status = '';
     while (Date.now() < deadline && status !== 'processed') {
       status = ((await (await fetch(`${url}/events/${event_id}`)).json()) as { status: string }).status;
-      if (status !== 'processed') await new Promise((resolve) => setTimeout(resolve, 25));
+      if (status !== 'processed') await sleep(25);
     }
     expect(status).toBe('processed');
   });

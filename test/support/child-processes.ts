@@ -1,7 +1,9 @@
 // Child processes for process-level tests: the real API, consumers, scripts and a private redis-server,
 // with their output kept for diagnosis. Never leaves a child behind: every one is killed on exit.
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -17,8 +19,6 @@ function installExitHook(): void {
     for (const child of live) child.kill('SIGKILL');
   });
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Thrown from a waitFor check to stop waiting at once (e.g. the process being waited on died). */
 export class GiveUp extends Error {

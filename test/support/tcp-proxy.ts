@@ -1,7 +1,9 @@
 // A TCP proxy the fault tests put between a process and a real service (Postgres, Redis, SQS), so an
 // outage is real on the wire: block() drops every connection and refuses new ones, hang() accepts and
 // never answers, slow() answers late. Never fakes replies.
+
 import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface TcpProxyTarget {
   readonly host: string;
@@ -14,8 +16,6 @@ export interface TcpProxyStats {
   /** Connections cut by block(). */
   readonly dropped: number;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Forwards 127.0.0.1:<port> to `target`. While blocked the port is closed (clients get ECONNREFUSED)

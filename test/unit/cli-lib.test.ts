@@ -258,7 +258,7 @@ async function closedPort(): Promise<number> {
 
 describe('requestJson', () => {
   it('sends JSON with the agent and key, and parses a JSON reply whatever its status', async () => {
-    const seen: Array<{ method?: string; headers: IncomingMessage['headers']; body: string }> = [];
+    const seen: Array<{ method?: string | undefined; headers: IncomingMessage['headers']; body: string }> = [];
     const server = await serve((request, body, response) => {
       seen.push({ method: request.method, headers: request.headers, body });
       response.writeHead(503, { 'content-type': 'application/json' }).end('{"status":"degraded"}');
