@@ -71,11 +71,19 @@ function propertiesProblem(root: unknown): Issue | null {
   return null;
 }
 
-const properties = z.record(z.string(), z.unknown(), { error: 'must be a JSON object' }).check(
-  z.superRefine((value, ctx) => {
+// The check runs on the value as JSON.parse made it, before z.record copies it: the copy drops an own
+// `__proto__` key (zod skips it so the assignment cannot replace the copy's prototype), which would
+// turn a refused key into a silently accepted event. A non-object is left to z.record's own message.
+const properties = z.pipe(
+  z.transform((value: unknown, payload) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
     const problem = propertiesProblem(value);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path.split('.').slice(1), input: value });
+    if (problem) {
+      payload.issues.push({ code: 'custom', message: problem.message, path: problem.path.split('.').slice(1), input: value });
+    }
+    return value;
   }),
+  z.record(z.string(), z.unknown(), { error: 'must be a JSON object' }),
 );
 
 /** What a producer sends. Unknown top-level fields are refused. */

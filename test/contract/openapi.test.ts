@@ -360,10 +360,15 @@ describe('request schemas are exactly as strict as the server', () => {
     expect(validate(body), ajv.errorsText(validate.errors)).toBe(response.status === 202);
   });
 
-  it('POST /events with __proto__ as a nested key (only expressible as raw JSON) is refused by both', async () => {
-    const raw = '{"event_type":"custom","properties":{"a":{"__proto__":{"x":1}}}}';
+  // Only expressible as raw JSON: an object literal's `__proto__` sets the prototype instead of a key.
+  it.each([
+    ['nested', '{"event_type":"custom","properties":{"a":{"__proto__":{"x":1}}}}', 'properties.a.__proto__'],
+    ['at the top of properties', '{"event_type":"custom","properties":{"__proto__":{"x":1}}}', 'properties.__proto__'],
+  ])('POST /events with __proto__ as a key %s is refused by both', async (_name, raw, path) => {
     const response = await pipeline.call('POST', '/events', { rawBody: raw });
+    expectDocumented('postEvent', response);
     expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ issues: [{ path, message: 'key "__proto__" is reserved' }] });
     expect(componentValidator('Event')(JSON.parse(raw))).toBe(false);
   });
 
