@@ -127,6 +127,11 @@ export interface AcceptedEvent {
   readonly properties: Record<string, unknown>;
   /** ISO 8601 UTC with `Z`: when the API accepted it. */
   readonly received_at: string;
+  /**
+   * Who sent it, set by the API (never by the producer's body): API Gateway's API key id, or locally
+   * the PRODUCER_KEYS name of its x-api-key. Absent when the request had no producer identity.
+   */
+  readonly producer?: string;
 }
 
 export type EnvelopeResult =
@@ -163,7 +168,13 @@ export function toUtcIso(value: string): string {
  */
 export function acceptEnvelope(
   input: unknown,
-  context: { readonly receivedAt: Date; readonly newId: () => string; readonly pathPrefix?: string },
+  context: {
+    readonly receivedAt: Date;
+    readonly newId: () => string;
+    readonly pathPrefix?: string;
+    /** The sender's identity, recorded with the event (see AcceptedEvent.producer). */
+    readonly producer?: string | null;
+  },
 ): EnvelopeResult {
   const prefix = context.pathPrefix ?? '';
   const parsed = eventEnvelope.safeParse(input);
@@ -190,6 +201,7 @@ export function acceptEnvelope(
       timestamp,
       properties: envelope.properties ?? {},
       received_at: context.receivedAt.toISOString(),
+      ...(context.producer ? { producer: context.producer } : {}),
     },
   };
 }
@@ -215,4 +227,6 @@ const streamedEvent = z.object({
   timestamp: isoUtc,
   properties: z.record(z.string(), z.unknown()),
   received_at: isoUtc,
+  // Kept through the stream and the ingest fallback queue, so the fallback drain records it too.
+  producer: z.optional(z.string()),
 });
