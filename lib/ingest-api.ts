@@ -18,6 +18,8 @@ export interface IngestApiProps {
   readonly burstLimit: number;
   /** Requests per key per day; 0 leaves the usage plan without a quota. */
   readonly quotaPerDay: number;
+  /** One API key and usage plan per producer name; none: one shared key and plan. */
+  readonly producers?: readonly string[];
   readonly removalPolicy: RemovalPolicy;
   readonly logRetention: logs.RetentionDays;
 }
@@ -28,11 +30,23 @@ export const API_STAGE_NAME = 'v1';
 // Routes without an API key get their own small per-method limit, since no usage plan covers them.
 const OPEN_ROUTE_THROTTLE = { throttlingRateLimit: 10, throttlingBurstLimit: 20 };
 
+/** A producer's API key and the usage plan (throttle, quota) it alone is in. */
+export interface ProducerAccess {
+  /** The producer's name (CDK context `producers`); undefined for the shared key of a deploy without producers. */
+  readonly producer?: string;
+  readonly apiKey: apigw.IApiKey;
+  readonly usagePlan: apigw.UsagePlan;
+}
+
 export class IngestApi extends Construct {
   readonly api: apigw.RestApi;
   readonly handler: EventFlowFunction;
-  readonly apiKey: apigw.IApiKey;
-  readonly usagePlan: apigw.UsagePlan;
+  /**
+   * Every key that may call the keyed routes, each in its own usage plan, so throttle and quota are per
+   * producer. API Gateway hands the ingest handler the calling key's id, which each raw event records
+   * as its producer and which GET /events/{id} matches.
+   */
+  readonly access: readonly ProducerAccess[];
 
   constructor(scope: Construct, id: string, props: IngestApiProps) {
     super(scope, id);
@@ -124,16 +138,37 @@ export class IngestApi extends Construct {
       root.addResource('docs').addMethod('GET', integration, { requestValidator: validator }),
     ];
 
-    this.apiKey = this.api.addApiKey('ProducerApiKey', { description: `EventFlow ${props.stage} producer key` });
-    this.usagePlan = this.api.addUsagePlan('UsagePlan', {
-      name: `eventflow-${props.stage}`,
-      description: 'Per-key throttle and daily quota for EventFlow producers',
-      // Over the throttle or the quota API Gateway answers 429 before the Lambda runs (docs/DEPLOY.md).
-      throttle: { rateLimit: props.rateLimit, burstLimit: props.burstLimit },
-      ...(props.quotaPerDay > 0 ? { quota: { limit: props.quotaPerDay, period: apigw.Period.DAY } } : {}),
-    });
-    this.usagePlan.addApiKey(this.apiKey);
-    this.usagePlan.addApiStage({ stage: this.api.deploymentStage });
+    const keyInPlan = (keyId: string, planId: string, names: { key?: string; plan: string }, description: string) => {
+      const apiKey = this.api.addApiKey(keyId, {
+        ...(names.key ? { apiKeyName: names.key } : {}),
+        description: `EventFlow ${props.stage} ${description}`,
+      });
+      const usagePlan = this.api.addUsagePlan(planId, {
+        name: names.plan,
+        description: `Throttle and daily quota for EventFlow ${description}`,
+        // Over the throttle or the quota API Gateway answers 429 before the Lambda runs (docs/DEPLOY.md).
+        throttle: { rateLimit: props.rateLimit, burstLimit: props.burstLimit },
+        ...(props.quotaPerDay > 0 ? { quota: { limit: props.quotaPerDay, period: apigw.Period.DAY } } : {}),
+      });
+      usagePlan.addApiKey(apiKey);
+      usagePlan.addApiStage({ stage: this.api.deploymentStage });
+      return { apiKey, usagePlan };
+    };
+    const producers = props.producers ?? [];
+    // Without producers: the one shared key and plan, under the ids they always had (a default deploy
+    // is unchanged). Construct ids never change once deployed: a producer's are derived from its name.
+    this.access =
+      producers.length === 0
+        ? [keyInPlan('ProducerApiKey', 'UsagePlan', { plan: `eventflow-${props.stage}` }, 'producer key')]
+        : producers.map((producer) => ({
+            producer,
+            ...keyInPlan(
+              `ProducerApiKey-${producer}`,
+              `UsagePlan-${producer}`,
+              { key: `eventflow-${props.stage}-${producer}`, plan: `eventflow-${props.stage}-${producer}` },
+              `key of producer ${producer}`,
+            ),
+          }));
 
     this.acknowledgeFindings(keyedMethods, redrive, openMethods);
   }
