@@ -5,6 +5,7 @@ import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ENV } from '../lambdas/config-keys.ts';
+import { DOCS_ASSETS, DOCS_ASSETS_BUNDLE_DIR } from '../lambdas/ingest/docs-assets.ts';
 import { EventFlowFunction, type FunctionDefaults, type SqlTarget, type StreamTarget } from './eventflow-function.ts';
 import type { Queues } from './queues.ts';
 
@@ -58,6 +59,18 @@ export class IngestApi extends Construct {
       // Short: an Aurora resume can take ~15 s, and the handler should fall back to SQS long before
       // API Gateway's 29 s integration timeout turns the request into a 504.
       timeout: Duration.seconds(15),
+      // GET /docs/{asset} reads Swagger UI's files beside the bundle (never bundled: ~1.9 MB of JS/CSS
+      // would slow every cold start). Only the files the route serves are copied.
+      commandHooks: {
+        beforeBundling: () => [],
+        beforeInstall: () => [],
+        afterBundling: (inputDir: string, outputDir: string) => [
+          `mkdir -p "${outputDir}/${DOCS_ASSETS_BUNDLE_DIR}"`,
+          ...Object.keys(DOCS_ASSETS).map(
+            (name) => `cp "${inputDir}/node_modules/swagger-ui-dist/${name}" "${outputDir}/${DOCS_ASSETS_BUNDLE_DIR}/"`,
+          ),
+        ],
+      },
     })
       .bindDatabase(props.database)
       .bindStream(props.stream)
@@ -86,6 +99,7 @@ export class IngestApi extends Construct {
           '//GET': OPEN_ROUTE_THROTTLE,
           '/openapi.json/GET': OPEN_ROUTE_THROTTLE,
           '/docs/GET': OPEN_ROUTE_THROTTLE,
+          '/docs/{asset}/GET': OPEN_ROUTE_THROTTLE,
         },
       },
     });
@@ -132,10 +146,15 @@ export class IngestApi extends Construct {
       .addMethod('POST', integration, { ...keyed, authorizationType: apigw.AuthorizationType.IAM });
     // The service info and the API description are public by design (a browser opening /docs cannot
     // send an API key; the page loads openapi.json relative to itself). None of them touches a store.
+    const docs = root.addResource('docs');
     const openMethods = [
       root.addMethod('GET', integration, { requestValidator: validator }),
       root.addResource('openapi.json').addMethod('GET', integration, { requestValidator: validator }),
-      root.addResource('docs').addMethod('GET', integration, { requestValidator: validator }),
+      docs.addMethod('GET', integration, { requestValidator: validator }),
+      // The page's script and style sheet (relative URLs docs/<asset>, so the stage prefix is kept).
+      docs
+        .addResource('{asset}')
+        .addMethod('GET', integration, { requestValidator: validator, requestParameters: { 'method.request.path.asset': true } }),
     ];
 
     const keyInPlan = (keyId: string, planId: string, names: { key?: string; plan: string }, description: string) => {
@@ -204,11 +223,11 @@ export class IngestApi extends Construct {
       v(method).acknowledge({
         id: 'AwsSolutions-APIG4',
         reason:
-          'Health probe, OpenAPI document and its Swagger page are public by design; they expose no event data and have their own method throttle.',
+          "Service info, OpenAPI document, its Swagger page and the page's assets are public by design; they expose no event data and have their own method throttle.",
       });
       v(method).acknowledge({
         id: 'AwsSolutions-COG4',
-        reason: 'Public route (service info / API description / docs page): no user pool applies.',
+        reason: 'Public route (service info / API description / docs page and its assets): no user pool applies.',
       });
     }
   }

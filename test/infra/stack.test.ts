@@ -213,6 +213,7 @@ describe('ingest API', () => {
       'GET /metrics/summary': { apiKeyRequired: true, authorization: 'NONE' },
       'GET /openapi.json': { apiKeyRequired: false, authorization: 'NONE' },
       'GET /docs': { apiKeyRequired: false, authorization: 'NONE' },
+      'GET /docs/{asset}': { apiKeyRequired: false, authorization: 'NONE' },
       'POST /admin/redrive': { apiKeyRequired: true, authorization: 'AWS_IAM' },
     });
   });
@@ -330,10 +331,26 @@ describe('ingest API', () => {
   it('throttles the routes no usage plan covers', () => {
     const [[, stage]] = resourcesOfType(s, 'AWS::ApiGateway::Stage') as [[string, Cfn]];
     const open = stage.Properties.MethodSettings.filter(
-      (m: Cfn) => m.HttpMethod === 'GET' && ['/', '/~1openapi.json', '/~1docs'].includes(m.ResourcePath),
+      (m: Cfn) => m.HttpMethod === 'GET' && ['/', '/~1openapi.json', '/~1docs', '/~1docs~1{asset}'].includes(m.ResourcePath),
     );
-    expect(open).toHaveLength(3);
+    expect(open).toHaveLength(4);
     for (const setting of open) expect(setting).toMatchObject({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 });
+  });
+
+  it('declares the docs asset name as a required path parameter, which API Gateway validates', () => {
+    const resources = Object.fromEntries(resourcesOfType(s, 'AWS::ApiGateway::Resource'));
+    const [, method] = resourcesOfType(s, 'AWS::ApiGateway::Method').find(
+      ([, m]) => resources[m.Properties.ResourceId.Ref]?.Properties.PathPart === '{asset}',
+    ) as [string, Cfn];
+    expect(method.Properties).toMatchObject({
+      HttpMethod: 'GET',
+      AuthorizationType: 'NONE',
+      RequestParameters: { 'method.request.path.asset': true },
+      RequestValidatorId: { Ref: expect.stringMatching(/RequestValidator/) },
+    });
+    expect(method.Properties.ApiKeyRequired).not.toBe(true); // public, like /docs
+    const parent = resources[method.Properties.ResourceId.Ref].Properties.ParentId.Ref;
+    expect(resources[parent].Properties.PathPart).toBe('docs');
   });
 });
 
