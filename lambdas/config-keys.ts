@@ -35,6 +35,7 @@ export const ENV = {
   ingestFallbackQueueUrl: 'INGEST_FALLBACK_QUEUE_URL',
   sqsEndpoint: 'SQS_ENDPOINT',
   adminToken: 'ADMIN_TOKEN',
+  producerKeys: 'PRODUCER_KEYS',
   listenHost: 'LISTEN_HOST',
   port: 'PORT',
   logLevel: 'POWERTOOLS_LOG_LEVEL',

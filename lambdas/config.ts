@@ -39,6 +39,40 @@ const int = (min: number, max: number) =>
   );
 const url = z.url({ error: 'must be a URL' });
 const nonEmpty = z.string().check(z.minLength(1));
+/** A producer's name: what raw_events.producer and the metrics' `producer` label record locally. */
+export const PRODUCER_NAME = /^[a-z][a-z0-9-]{0,63}$/;
+
+/** `name:key,name:key` → name → key. Keys are secrets: an issue names the producer, never the key. */
+const producerKeys = z.pipe(
+  z.string(),
+  z.transform((text: string, payload) => {
+    const keys = new Map<string, string>();
+    const problem = (message: string) => {
+      payload.issues.push({ code: 'custom', message, input: '(not shown)' });
+    };
+    for (const [index, pair] of text.split(',').entries()) {
+      const colon = pair.indexOf(':');
+      const name = pair.slice(0, Math.max(colon, 0)).trim();
+      const key = pair.slice(colon + 1).trim();
+      // A malformed entry may be a key written in the wrong place: it is named by position, never shown.
+      if (colon < 0) {
+        problem(`entry ${index + 1} is not name:key (format name:key,name:key)`);
+      } else if (!PRODUCER_NAME.test(name)) {
+        problem(`entry ${index + 1}: a producer name is lowercase letters, digits and "-", starting with a letter`);
+      } else if (key.length < 16 || /\s/.test(key)) {
+        problem(`the key of "${name}" must be at least 16 characters without spaces (format name:key,name:key)`);
+      } else if (keys.has(name)) {
+        problem(`"${name}" is listed twice`);
+      } else if ([...keys.values()].includes(key)) {
+        problem(`"${name}" has the same key as another producer`);
+      } else {
+        keys.set(name, key);
+      }
+    }
+    return keys as ReadonlyMap<string, string>;
+  }),
+);
+
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
 
 /** Every variable EventFlow reads, keyed by its name (config-keys.ts), in README's order. */
@@ -148,6 +182,9 @@ const settings = {
   [ENV.adminToken]: setting(z.string().check(z.minLength(16, { error: 'must be at least 16 characters' })), {
     doc: '≥ 16 chars; enables `x-admin-token` on `/admin/*` (in AWS those routes use IAM auth instead)',
   }),
+  [ENV.producerKeys]: setting(producerKeys, {
+    doc: '`name:key,name:key` (keys ≥ 16 chars), for the local server: the routes API Gateway keys (not `/admin/*`) then need a listed `x-api-key`, and its name is recorded as each event\'s producer (README, "Producers"; in AWS the API key id is)',
+  }),
   [ENV.listenHost]: setting(nonEmpty, {
     default: '127.0.0.1',
     doc: 'address the local server listens on (`0.0.0.0`: every interface, e.g. in a container)',
@@ -237,6 +274,7 @@ function toConfig(v: Settings, present: Record<string, string>) {
     },
     queues: { dlqUrl: v.DLQ_URL, fallbackUrl: v.INGEST_FALLBACK_QUEUE_URL, endpoint: v.SQS_ENDPOINT },
     adminToken: v.ADMIN_TOKEN,
+    producerKeys: v.PRODUCER_KEYS,
     host: v.LISTEN_HOST,
     port: v.PORT,
     serviceName: v.POWERTOOLS_SERVICE_NAME,

@@ -32,6 +32,11 @@ export interface EventFlowConfig {
   readonly apiBurstLimit: number;
   /** Requests per key per day; 0 means the usage plan has no quota. */
   readonly apiQuotaPerDay: number;
+  /**
+   * One API key and usage plan per name; each raw event records its key's id as its producer. Empty
+   * (the default): one shared producer key, as before producers existed.
+   */
+  readonly producers: readonly string[];
   readonly alarmEmail?: string;
   readonly removalPolicy: RemovalChoice;
   readonly upstashSecretName: string;
@@ -56,6 +61,7 @@ export const CONTEXT_DEFAULTS = {
   apiRateLimit: 100,
   apiBurstLimit: 200,
   apiQuotaPerDay: 1_000_000,
+  producers: undefined, // none: one shared API key and usage plan
   alarmEmail: undefined,
   removalPolicy: undefined, // retain for stage "prod", destroy otherwise
   upstashSecretName: undefined, // eventflow/<stage>/upstash
@@ -141,6 +147,23 @@ class Reader {
     return this.bad(key, value, 'must be true or false') ?? fallback;
   }
 
+  /**
+   * A list of names: an array in cdk.json, or comma-separated with `-c key=a,b`. Each must match
+   * `pattern`; no name twice; at most `max` of them.
+   */
+  names(key: ContextKey, pattern: RegExp, expected: string, max: number): string[] {
+    const value = this.raw(key);
+    if (value === undefined) return [];
+    const list = typeof value === 'string' ? value.split(',').map((name) => name.trim()) : value;
+    if (!Array.isArray(list) || list.length === 0) return this.bad(key, value, `must be a list of names (${expected})`) ?? [];
+    const wrong = list.find((name) => typeof name !== 'string' || !pattern.test(name));
+    if (wrong !== undefined) return this.bad(key, wrong, `must list names that are ${expected}`) ?? [];
+    const twice = list.find((name, i) => list.indexOf(name) !== i);
+    if (twice !== undefined) return this.bad(key, twice, 'must not list a name twice') ?? [];
+    if (list.length > max) return this.bad(key, value, `must list at most ${max} names`) ?? [];
+    return list as string[];
+  }
+
   string(key: ContextKey, fallback: string, pattern: RegExp, expected: string): string;
   string(key: ContextKey, fallback: undefined, pattern: RegExp, expected: string): string | undefined;
   string(key: ContextKey, fallback: string | undefined, pattern: RegExp, expected: string): string | undefined {
@@ -183,6 +206,14 @@ export function resolveConfig(lookup: Lookup): EventFlowConfig {
   const apiRateLimit = r.number('apiRateLimit', d.apiRateLimit, 1, 10_000);
   const apiBurstLimit = r.number('apiBurstLimit', d.apiBurstLimit, 1, 5_000);
   const apiQuotaPerDay = r.number('apiQuotaPerDay', d.apiQuotaPerDay, 0, 1_000_000_000);
+  // Names become construct ids and usage plan names (never change one once deployed); a usage plan
+  // each, and an account has 300 per region by default.
+  const producers = r.names(
+    'producers',
+    /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,31}$/,
+    'lowercase letters, digits or single "-" between them, starting with a letter, at most 32 characters',
+    100,
+  );
   const alarmEmail = r.string('alarmEmail', undefined, /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address');
   const removalPolicy = r.oneOf<RemovalChoice>('removalPolicy', ['retain', 'destroy'], stage === 'prod' ? 'retain' : 'destroy');
   // Secrets Manager reads a name ending in "-" plus six characters as a full ARN's random suffix, so
@@ -235,6 +266,7 @@ export function resolveConfig(lookup: Lookup): EventFlowConfig {
     apiRateLimit,
     apiBurstLimit,
     apiQuotaPerDay,
+    producers,
     ...(alarmEmail ? { alarmEmail } : {}),
     removalPolicy,
     upstashSecretName,

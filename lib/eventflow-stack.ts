@@ -84,6 +84,7 @@ export class EventFlowStack extends Stack {
       rateLimit: config.apiRateLimit,
       burstLimit: config.apiBurstLimit,
       quotaPerDay: config.apiQuotaPerDay,
+      producers: config.producers,
       removalPolicy,
       logRetention: LOG_RETENTION,
     });
@@ -120,10 +121,19 @@ export class EventFlowStack extends Stack {
       value: this.ingest.api.url,
       description: 'HTTPS endpoint; POST <ApiUrl>events with header x-api-key',
     });
-    new CfnOutput(this, 'ApiKeyId', {
-      value: this.ingest.apiKey.keyId,
-      description: 'aws apigateway get-api-key --api-key <ApiKeyId> --include-value --query value --output text',
-    });
+    const [shared] = this.ingest.access;
+    if (shared && shared.producer === undefined) {
+      new CfnOutput(this, 'ApiKeyId', {
+        value: shared.apiKey.keyId,
+        description: 'aws apigateway get-api-key --api-key <ApiKeyId> --include-value --query value --output text',
+      });
+    } else {
+      // The key ids are what raw_events.producer and the metrics' producer dimension hold.
+      new CfnOutput(this, 'ProducerApiKeyIds', {
+        value: this.toJsonString(Object.fromEntries(this.ingest.access.map((a) => [a.producer, a.apiKey.keyId]))),
+        description: 'producer → API key id; the key: aws apigateway get-api-key --api-key <id> --include-value',
+      });
+    }
     new CfnOutput(this, 'DashboardName', { value: this.observability.dashboard.dashboardName });
     for (const [name, queue] of Object.entries(this.queues.all)) {
       new CfnOutput(this, `${name}Url`, { value: queue.queueUrl });

@@ -5,6 +5,7 @@ import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ENV } from '../lambdas/config-keys.ts';
+import { DOCS_ASSETS, DOCS_ASSETS_BUNDLE_DIR } from '../lambdas/ingest/docs-assets.ts';
 import { EventFlowFunction, type FunctionDefaults, type SqlTarget, type StreamTarget } from './eventflow-function.ts';
 import type { Queues } from './queues.ts';
 
@@ -18,6 +19,8 @@ export interface IngestApiProps {
   readonly burstLimit: number;
   /** Requests per key per day; 0 leaves the usage plan without a quota. */
   readonly quotaPerDay: number;
+  /** One API key and usage plan per producer name; none: one shared key and plan. */
+  readonly producers?: readonly string[];
   readonly removalPolicy: RemovalPolicy;
   readonly logRetention: logs.RetentionDays;
 }
@@ -28,11 +31,23 @@ export const API_STAGE_NAME = 'v1';
 // Routes without an API key get their own small per-method limit, since no usage plan covers them.
 const OPEN_ROUTE_THROTTLE = { throttlingRateLimit: 10, throttlingBurstLimit: 20 };
 
+/** A producer's API key and the usage plan (throttle, quota) it alone is in. */
+export interface ProducerAccess {
+  /** The producer's name (CDK context `producers`); undefined for the shared key of a deploy without producers. */
+  readonly producer?: string;
+  readonly apiKey: apigw.IApiKey;
+  readonly usagePlan: apigw.UsagePlan;
+}
+
 export class IngestApi extends Construct {
   readonly api: apigw.RestApi;
   readonly handler: EventFlowFunction;
-  readonly apiKey: apigw.IApiKey;
-  readonly usagePlan: apigw.UsagePlan;
+  /**
+   * Every key that may call the keyed routes, each in its own usage plan, so throttle and quota are per
+   * producer. API Gateway hands the ingest handler the calling key's id, which each raw event records
+   * as its producer and which GET /events/{id} matches.
+   */
+  readonly access: readonly ProducerAccess[];
 
   constructor(scope: Construct, id: string, props: IngestApiProps) {
     super(scope, id);
@@ -44,6 +59,18 @@ export class IngestApi extends Construct {
       // Short: an Aurora resume can take ~15 s, and the handler should fall back to SQS long before
       // API Gateway's 29 s integration timeout turns the request into a 504.
       timeout: Duration.seconds(15),
+      // GET /docs/{asset} reads Swagger UI's files beside the bundle (never bundled: ~1.9 MB of JS/CSS
+      // would slow every cold start). Only the files the route serves are copied.
+      commandHooks: {
+        beforeBundling: () => [],
+        beforeInstall: () => [],
+        afterBundling: (inputDir: string, outputDir: string) => [
+          `mkdir -p "${outputDir}/${DOCS_ASSETS_BUNDLE_DIR}"`,
+          ...Object.keys(DOCS_ASSETS).map(
+            (name) => `cp "${inputDir}/node_modules/swagger-ui-dist/${name}" "${outputDir}/${DOCS_ASSETS_BUNDLE_DIR}/"`,
+          ),
+        ],
+      },
     })
       .bindDatabase(props.database)
       .bindStream(props.stream)
@@ -72,6 +99,7 @@ export class IngestApi extends Construct {
           '//GET': OPEN_ROUTE_THROTTLE,
           '/openapi.json/GET': OPEN_ROUTE_THROTTLE,
           '/docs/GET': OPEN_ROUTE_THROTTLE,
+          '/docs/{asset}/GET': OPEN_ROUTE_THROTTLE,
         },
       },
     });
@@ -118,22 +146,48 @@ export class IngestApi extends Construct {
       .addMethod('POST', integration, { ...keyed, authorizationType: apigw.AuthorizationType.IAM });
     // The service info and the API description are public by design (a browser opening /docs cannot
     // send an API key; the page loads openapi.json relative to itself). None of them touches a store.
+    const docs = root.addResource('docs');
     const openMethods = [
       root.addMethod('GET', integration, { requestValidator: validator }),
       root.addResource('openapi.json').addMethod('GET', integration, { requestValidator: validator }),
-      root.addResource('docs').addMethod('GET', integration, { requestValidator: validator }),
+      docs.addMethod('GET', integration, { requestValidator: validator }),
+      // The page's script and style sheet (relative URLs docs/<asset>, so the stage prefix is kept).
+      docs
+        .addResource('{asset}')
+        .addMethod('GET', integration, { requestValidator: validator, requestParameters: { 'method.request.path.asset': true } }),
     ];
 
-    this.apiKey = this.api.addApiKey('ProducerApiKey', { description: `EventFlow ${props.stage} producer key` });
-    this.usagePlan = this.api.addUsagePlan('UsagePlan', {
-      name: `eventflow-${props.stage}`,
-      description: 'Per-key throttle and daily quota for EventFlow producers',
-      // Over the throttle or the quota API Gateway answers 429 before the Lambda runs (docs/DEPLOY.md).
-      throttle: { rateLimit: props.rateLimit, burstLimit: props.burstLimit },
-      ...(props.quotaPerDay > 0 ? { quota: { limit: props.quotaPerDay, period: apigw.Period.DAY } } : {}),
-    });
-    this.usagePlan.addApiKey(this.apiKey);
-    this.usagePlan.addApiStage({ stage: this.api.deploymentStage });
+    const keyInPlan = (keyId: string, planId: string, names: { key?: string; plan: string }, description: string) => {
+      const apiKey = this.api.addApiKey(keyId, {
+        ...(names.key ? { apiKeyName: names.key } : {}),
+        description: `EventFlow ${props.stage} ${description}`,
+      });
+      const usagePlan = this.api.addUsagePlan(planId, {
+        name: names.plan,
+        description: `Throttle and daily quota for EventFlow ${description}`,
+        // Over the throttle or the quota API Gateway answers 429 before the Lambda runs (docs/DEPLOY.md).
+        throttle: { rateLimit: props.rateLimit, burstLimit: props.burstLimit },
+        ...(props.quotaPerDay > 0 ? { quota: { limit: props.quotaPerDay, period: apigw.Period.DAY } } : {}),
+      });
+      usagePlan.addApiKey(apiKey);
+      usagePlan.addApiStage({ stage: this.api.deploymentStage });
+      return { apiKey, usagePlan };
+    };
+    const producers = props.producers ?? [];
+    // Without producers: the one shared key and plan, under the ids they always had (a default deploy
+    // is unchanged). Construct ids never change once deployed: a producer's are derived from its name.
+    this.access =
+      producers.length === 0
+        ? [keyInPlan('ProducerApiKey', 'UsagePlan', { plan: `eventflow-${props.stage}` }, 'producer key')]
+        : producers.map((producer) => ({
+            producer,
+            ...keyInPlan(
+              `ProducerApiKey-${producer}`,
+              `UsagePlan-${producer}`,
+              { key: `eventflow-${props.stage}-${producer}`, plan: `eventflow-${props.stage}-${producer}` },
+              `key of producer ${producer}`,
+            ),
+          }));
 
     this.acknowledgeFindings(keyedMethods, redrive, openMethods);
   }
@@ -169,11 +223,11 @@ export class IngestApi extends Construct {
       v(method).acknowledge({
         id: 'AwsSolutions-APIG4',
         reason:
-          'Health probe, OpenAPI document and its Swagger page are public by design; they expose no event data and have their own method throttle.',
+          "Service info, OpenAPI document, its Swagger page and the page's assets are public by design; they expose no event data and have their own method throttle.",
       });
       v(method).acknowledge({
         id: 'AwsSolutions-COG4',
-        reason: 'Public route (service info / API description / docs page): no user pool applies.',
+        reason: 'Public route (service info / API description / docs page and its assets): no user pool applies.',
       });
     }
   }

@@ -307,8 +307,13 @@ export class Observability extends Construct {
           this.total(c.eventsFailed.emf, 'Sum', 'failed'),
           this.total(c.eventsDuplicate.emf, 'Sum', 'duplicate'),
         ]),
-        graph('Received by event type', [this.byLabels(c.eventsReceived.emf, c.eventsReceived.labels)]),
+        graph('Received by event type', [this.byLabels(c.eventsReceived.emf, c.eventsReceived.emfDimensionSets[0])]),
         graph('Processed by event type', [this.byLabels(c.eventsProcessed.emf, c.eventsProcessed.labels)]),
+      ],
+      [
+        // One line per API key id (CDK context `producers`); "default" where requests had no key id.
+        graph('Received by producer', [this.byLabels(c.eventsReceived.emf, c.eventsReceived.emfDimensionSets[1])], 12),
+        graph('Rejected requests by producer', [this.byLabels(c.eventsRejected.emf, c.eventsRejected.emfDimensionSets[1])], 12),
       ],
       [
         graph('Failures by error type and event type', [this.byLabels(c.eventsFailed.emf, c.eventsFailed.labels)]),
@@ -341,7 +346,7 @@ export class Observability extends Construct {
       ],
       [
         graph('Duplicates by event type', [this.byLabels(c.eventsDuplicate.emf, c.eventsDuplicate.labels)]),
-        graph('Rejected requests by reason', [this.byLabels(c.eventsRejected.emf, c.eventsRejected.labels)]),
+        graph('Rejected requests by reason', [this.byLabels(c.eventsRejected.emf, c.eventsRejected.emfDimensionSets[0])]),
         graph('Recovery paths', [
           this.total(c.ingestFallback.emf, 'Sum', 'accepted into SQS fallback'),
           this.total(c.eventsRepublished.emf, 'Sum', 'republished by reconciler'),

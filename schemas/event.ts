@@ -71,11 +71,19 @@ function propertiesProblem(root: unknown): Issue | null {
   return null;
 }
 
-const properties = z.record(z.string(), z.unknown(), { error: 'must be a JSON object' }).check(
-  z.superRefine((value, ctx) => {
+// The check runs on the value as JSON.parse made it, before z.record copies it: the copy drops an own
+// `__proto__` key (zod skips it so the assignment cannot replace the copy's prototype), which would
+// turn a refused key into a silently accepted event. A non-object is left to z.record's own message.
+const properties = z.pipe(
+  z.transform((value: unknown, payload) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
     const problem = propertiesProblem(value);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path.split('.').slice(1), input: value });
+    if (problem) {
+      payload.issues.push({ code: 'custom', message: problem.message, path: problem.path.split('.').slice(1), input: value });
+    }
+    return value;
   }),
+  z.record(z.string(), z.unknown(), { error: 'must be a JSON object' }),
 );
 
 /** What a producer sends. Unknown top-level fields are refused. */
@@ -119,6 +127,11 @@ export interface AcceptedEvent {
   readonly properties: Record<string, unknown>;
   /** ISO 8601 UTC with `Z`: when the API accepted it. */
   readonly received_at: string;
+  /**
+   * Who sent it, set by the API (never by the producer's body): API Gateway's API key id, or locally
+   * the PRODUCER_KEYS name of its x-api-key. Absent when the request had no producer identity.
+   */
+  readonly producer?: string;
 }
 
 export type EnvelopeResult =
@@ -155,7 +168,13 @@ export function toUtcIso(value: string): string {
  */
 export function acceptEnvelope(
   input: unknown,
-  context: { readonly receivedAt: Date; readonly newId: () => string; readonly pathPrefix?: string },
+  context: {
+    readonly receivedAt: Date;
+    readonly newId: () => string;
+    readonly pathPrefix?: string;
+    /** The sender's identity, recorded with the event (see AcceptedEvent.producer). */
+    readonly producer?: string | null;
+  },
 ): EnvelopeResult {
   const prefix = context.pathPrefix ?? '';
   const parsed = eventEnvelope.safeParse(input);
@@ -182,6 +201,7 @@ export function acceptEnvelope(
       timestamp,
       properties: envelope.properties ?? {},
       received_at: context.receivedAt.toISOString(),
+      ...(context.producer ? { producer: context.producer } : {}),
     },
   };
 }
@@ -207,4 +227,6 @@ const streamedEvent = z.object({
   timestamp: isoUtc,
   properties: z.record(z.string(), z.unknown()),
   received_at: isoUtc,
+  // Kept through the stream and the ingest fallback queue, so the fallback drain records it too.
+  producer: z.optional(z.string()),
 });

@@ -3,7 +3,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { type AcceptedEvent, acceptEnvelope, type Issue, MAX_EVENT_BYTES } from '../../schemas/event.ts';
 import { DependencyUnavailableError } from '../errors.ts';
-import type { Metrics } from '../observability/metric-names.ts';
+import { DEFAULT_PRODUCER_LABEL, type Metrics } from '../observability/metric-names.ts';
 import type { Clock, EventStream, IngestFallbackQueue, Logger, SqlExecutor } from '../ports.ts';
 import { findRawEvents, insertRawEvents, type StoredRaw } from './store.ts';
 
@@ -62,20 +62,30 @@ export interface ValidatedEvents {
   readonly timestampGiven: Set<string>;
 }
 
+export interface ValidationContext {
+  readonly receivedAt: Date;
+  readonly newId: () => string;
+  readonly pathOf: (index: number) => string;
+  /** Who sent the request (recorded with each event); null or absent without a producer identity. */
+  readonly producer?: string | null;
+}
+
 /**
  * Validates each input on its own and fills defaults: the valid ones can be stored while the others
  * are named with their issues (a producer then resends only those).
  */
-export function validateEach(
-  inputs: readonly unknown[],
-  context: { readonly receivedAt: Date; readonly newId: () => string; readonly pathOf: (index: number) => string },
-): ItemValidation {
+export function validateEach(inputs: readonly unknown[], context: ValidationContext): ItemValidation {
   const events: AcceptedEvent[] = [];
   const timestampGiven = new Set<string>();
   const firstIndexOfId = new Map<string, number>();
   const items = inputs.map((input, index): { index: number } | RejectedItem => {
     const pathPrefix = context.pathOf(index);
-    const result = acceptEnvelope(input, { receivedAt: context.receivedAt, newId: context.newId, pathPrefix });
+    const result = acceptEnvelope(input, {
+      receivedAt: context.receivedAt,
+      newId: context.newId,
+      pathPrefix,
+      producer: context.producer ?? null,
+    });
     if (!result.ok) return { status: 'rejected', event_id: namedEventId(input), issues: result.issues };
     const bytes = Buffer.byteLength(JSON.stringify(result.event));
     if (bytes > MAX_EVENT_BYTES) {
@@ -112,10 +122,7 @@ function namedEventId(input: unknown): string | null {
 }
 
 /** Validates every input (all or nothing) and fills defaults. */
-export function validateEvents(
-  inputs: readonly unknown[],
-  context: { readonly receivedAt: Date; readonly newId: () => string; readonly pathOf: (index: number) => string },
-): ValidatedEvents {
+export function validateEvents(inputs: readonly unknown[], context: ValidationContext): ValidatedEvents {
   const { valid, items } = validateEach(inputs, context);
   const rejected = items.filter((item): item is RejectedItem => 'issues' in item);
   const tooLarge = rejected.find((item) => item.bytes !== undefined);
@@ -123,6 +130,11 @@ export function validateEvents(
   if (rejected.length > 0) throw new EventValidationError(rejected.flatMap((item) => item.issues));
   return valid;
 }
+
+const receivedLabels = (event: AcceptedEvent) => ({
+  event_type: event.event_type,
+  producer: event.producer ?? DEFAULT_PRODUCER_LABEL,
+});
 
 /** Same event (a client retry) or a different event reusing an event_id? */
 function isSameEvent(stored: AcceptedEvent, incoming: AcceptedEvent, timestampGiven: boolean): boolean {
@@ -153,7 +165,7 @@ export async function ingestEvents({ events, timestampGiven }: ValidatedEvents, 
 
   // The new events first: they are committed, so they are published before anything else can fail.
   const fresh = events.filter((event) => inserted.has(event.event_id));
-  for (const event of fresh) deps.metrics.count('eventsReceived', 1, { event_type: event.event_type });
+  for (const event of fresh) deps.metrics.count('eventsReceived', 1, receivedLabels(event));
   await publish(fresh, deps);
 
   const repeats = events.filter((event) => !inserted.has(event.event_id));
@@ -227,7 +239,7 @@ async function acceptIntoFallback(
     error: cause.message,
   });
   deps.metrics.count('ingestFallback', events.length);
-  for (const event of events) deps.metrics.count('eventsReceived', 1, { event_type: event.event_type });
+  for (const event of events) deps.metrics.count('eventsReceived', 1, receivedLabels(event));
   return events.map((event) => ({
     event_id: event.event_id,
     status: 'accepted' as const,

@@ -18,10 +18,19 @@ export interface EventStatus {
   readonly replay?: { readonly count: number; readonly last_at: string | null } | undefined;
 }
 
-/** The status of one event, or null when no event with that id was accepted (or it is still in the fallback queue). */
-export async function getEventStatus(sql: SqlExecutor, eventId: string): Promise<EventStatus | null> {
+/**
+ * The status of one event, or null when no event with that id was accepted (or it is still in the
+ * fallback queue), or when `producer` is given and the event is another producer's. An event recorded
+ * without a producer (before 002_producers, or with no identity) is anyone's, as it was then.
+ */
+export async function getEventStatus(
+  sql: SqlExecutor,
+  eventId: string,
+  options: { readonly producer?: string | null } = {},
+): Promise<EventStatus | null> {
   const row = await findEventStatus(sql, eventId);
   if (!row) return null;
+  if (options.producer && row.producer !== null && row.producer !== options.producer) return null;
   const status = row.outcome ?? 'accepted';
   return {
     event_id: row.event_id,

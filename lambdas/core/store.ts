@@ -25,8 +25,8 @@ const returnedIds = async (rows: Promise<Array<{ event_id: string }>>): Promise<
   new Set((await rows).map((row) => row.event_id));
 
 const RAW_INSERT = `
-INSERT INTO raw_events (event_id, payload, received_at, republished_at)
-SELECT r.event_id, r.payload, r.received_at, r.republished_at
+INSERT INTO raw_events (event_id, payload, received_at, republished_at, producer)
+SELECT r.event_id, r.payload, r.received_at, r.republished_at, r.payload->>'producer'
 FROM jsonb_to_recordset(:rows::jsonb) AS r(event_id uuid, payload jsonb, received_at timestamptz, republished_at timestamptz)
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id::text AS event_id`;
@@ -182,13 +182,15 @@ export type EventStatusRow = {
   readonly replayed_at: string | null;
   /** When the event was last put back on the stream (a redrive's reopen, or the reconciler). */
   readonly republished_at: string | null;
+  /** Who sent it (API key id or PRODUCER_KEYS name); null when unknown (no identity, or before 002_producers). */
+  readonly producer: string | null;
 };
 
 export async function findEventStatus(sql: SqlExecutor, eventId: string): Promise<EventStatusRow | null> {
   const result = await sql.query<EventStatusRow>(
     `SELECT r.event_id::text AS event_id, r.payload->>'event_type' AS event_type, r.received_at, r.outcome, r.outcome_at,
             p.processed_at, COALESCE(p.attempts, f.attempts) AS attempts, p.enriched_data,
-            f.error_type, f.error_message, f.failed_at, f.replay_count, f.replayed_at, r.republished_at
+            f.error_type, f.error_message, f.failed_at, f.replay_count, f.replayed_at, r.republished_at, r.producer
      FROM raw_events r
      LEFT JOIN processed_events p ON p.event_id = r.event_id
      LEFT JOIN failed_events f ON f.event_id = r.event_id

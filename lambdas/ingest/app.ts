@@ -8,6 +8,7 @@ import type { Backpressure } from '../core/backpressure.ts';
 import { type IngestDeps, type IngestResult, ingestEvents, validateEach, validateEvents } from '../core/ingest.ts';
 import { checkHealth, type DependencyHealth, getEventStatus, readBacklog } from '../core/queries.ts';
 import { redriveFailed } from '../core/redrive.ts';
+import { DEFAULT_PRODUCER_LABEL, UNKNOWN_LABEL_VALUE } from '../observability/metric-names.ts';
 import type { Logger } from '../ports.ts';
 import type { BatchItem } from './contract.ts';
 import { readDocsAsset, SWAGGER_PAGE } from './docs-assets.ts';
@@ -15,6 +16,7 @@ import { errorResponses } from './error-responses.ts';
 import { correlationId, flushMetrics, HttpError, json, normalizeHeaders, requestLogger } from './http.ts';
 import { openApiDocument } from './openapi.ts';
 import { parseBody } from './parse-body.ts';
+import { type ProducerIdentity, producerIdentity } from './producer-identity.ts';
 import { requireAdmin } from './require-admin.ts';
 
 const SINGLE_BODY_BYTES = 2 * MAX_EVENT_BYTES;
@@ -27,6 +29,11 @@ export interface IngestAppDeps extends IngestDeps {
   readonly adminToken?: string;
   /** When set, ingest answers 429 while the consumer group is too far behind. */
   readonly backpressure?: Backpressure;
+  /**
+   * PRODUCER_KEYS (name → key), for the local server: keyed routes then need a listed x-api-key, whose
+   * name is the producer. The deployed API leaves it unset: API Gateway checks keys and names the key id.
+   */
+  readonly producerKeys?: ReadonlyMap<string, string>;
 }
 
 /** 429 with Retry-After while the consumer is too far behind (cached stream stats; fails open). */
@@ -43,11 +50,14 @@ interface RouteRequest {
   readonly event: APIGatewayProxyEvent;
   readonly headers: Record<string, string>;
   readonly params: Record<string, string>;
+  /** Who sent it (API key id, or PRODUCER_KEYS name); null without a producer identity. */
+  readonly producer: string | null;
 }
 
 /** Validates every event (all or nothing), then stores and publishes them; core errors map in errorResponses. */
-function acceptAndStore(inputs: readonly unknown[], deps: IngestAppDeps, pathOf: (i: number) => string) {
-  return ingestEvents(validateEvents(inputs, { receivedAt: deps.clock.now(), newId: deps.newId, pathOf }), deps);
+function acceptAndStore(inputs: readonly unknown[], request: RouteRequest, deps: IngestAppDeps, pathOf: (i: number) => string) {
+  const context = { receivedAt: deps.clock.now(), newId: deps.newId, pathOf, producer: request.producer };
+  return ingestEvents(validateEvents(inputs, context), deps);
 }
 
 // The envelope is checked here so a bad event is a 400 before anything else; the core checks it again
@@ -56,7 +66,7 @@ const readEvent = parseBody(eventEnvelope, { maxBytes: SINGLE_BODY_BYTES, subjec
 
 const postEvent: Route = async (request, deps) => {
   await refuseWhileBehind(deps);
-  const [result] = await acceptAndStore([readEvent(request)], deps, () => '');
+  const [result] = await acceptAndStore([readEvent(request)], request, deps, () => '');
   if (!result) throw new Error('ingest returned no result');
   if (result.status === 'conflict') {
     throw new HttpError(409, 'event_id_conflict', `${result.event_id}: ${result.message}`);
@@ -95,10 +105,15 @@ const postBatch: Route = async (request, deps) => {
   const { events } = readBatch(request);
   const pathOf = (i: number) => `events[${i}]`;
   if (request.event.queryStringParameters?.atomic === 'true') {
-    const results = await acceptAndStore(events, deps, pathOf);
+    const results = await acceptAndStore(events, request, deps, pathOf);
     return batchResponse(results.map((result, index) => ({ ...asBatchItem(result), index })));
   }
-  const { valid, items } = validateEach(events, { receivedAt: deps.clock.now(), newId: deps.newId, pathOf });
+  const { valid, items } = validateEach(events, {
+    receivedAt: deps.clock.now(),
+    newId: deps.newId,
+    pathOf,
+    producer: request.producer,
+  });
   const stored = valid.events.length > 0 ? await ingestEvents(valid, deps) : [];
   return batchResponse(
     items.map((item, index): BatchItem => {
@@ -131,14 +146,15 @@ function batchResponse(results: BatchItem[]): APIGatewayProxyResult {
   return json(ok === results.length ? 202 : 207, { ...summary, results });
 }
 
-const getEvent: Route = async ({ params }, deps) => {
+const getEvent: Route = async ({ params, producer }, deps) => {
   const id = params.id ?? '';
   if (!isEventId(id)) {
     throw new HttpError(400, 'validation_failed', 'event id must be a UUID', {
       issues: [{ path: 'id', message: 'must be a UUID' }],
     });
   }
-  const status = await getEventStatus(deps.sql, id.toLowerCase());
+  // Another producer's event is answered exactly like one that does not exist.
+  const status = await getEventStatus(deps.sql, id.toLowerCase(), { producer });
   if (!status) throw new HttpError(404, 'not_found', `no event ${id} was accepted`);
   return json(200, status);
 };
@@ -238,6 +254,16 @@ export const ROUTES: Record<string, Route> = {
   'POST /admin/redrive': postRedrive,
 };
 
+/**
+ * Routes API Gateway serves without an API key (lib/ingest-api.ts), and the admin route, which has its
+ * own credential: with PRODUCER_KEYS set, every other route needs a listed x-api-key.
+ */
+const WITHOUT_PRODUCER_KEY: ReadonlySet<Route> = new Set([getInfo, getOpenApi, getDocs, getDocsAsset, postRedrive]);
+
+/** The producer as metrics label it: the key id or name, "default" without identity, "unknown" for a refused key. */
+const producerLabel = (identity: ProducerIdentity): string =>
+  identity.kind === 'producer' ? identity.producer : identity.kind === 'anonymous' ? DEFAULT_PRODUCER_LABEL : UNKNOWN_LABEL_VALUE;
+
 /** Matches a concrete path against the route table. */
 export function matchRoute(method: string, path: string): { route?: Route; params: Record<string, string>; allowed: string[] } {
   const parts = path.replace(/\/+$/, '').split('/').filter(Boolean);
@@ -268,6 +294,7 @@ export function matchRoute(method: string, path: string): { route?: Route; param
 
 /** The API as a Lambda handler over API Gateway REST proxy events. */
 export function createIngestApp(deps: IngestAppDeps) {
+  const identify = producerIdentity(deps.producerKeys);
   const dispatch = async (event: APIGatewayProxyEvent, _context: Context): Promise<APIGatewayProxyResult> => {
     const method = event.httpMethod.toUpperCase();
     // API Gateway names the matched resource template ("/events/{id}"): use it, since `path` carries
@@ -284,11 +311,16 @@ export function createIngestApp(deps: IngestAppDeps) {
       }
       throw new HttpError(404, 'not_found', `no route for ${method} ${event.path}`);
     }
+    const identity = identify(event);
+    if (identity.kind === 'unknownKey' && !WITHOUT_PRODUCER_KEY.has(route)) {
+      throw new HttpError(403, 'forbidden', 'this route needs the x-api-key of a producer listed in PRODUCER_KEYS');
+    }
     return route(
       {
         event,
         headers: normalizeHeaders(event.headers),
         params: { ...params, ...(event.pathParameters ?? {}) } as Record<string, string>,
+        producer: identity.kind === 'producer' ? identity.producer : null,
       },
       { ...deps, logger: requestLogger(deps.logger, event) },
     );
@@ -298,7 +330,7 @@ export function createIngestApp(deps: IngestAppDeps) {
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
     .use(correlationId(deps.logger))
     .use(flushMetrics(deps.metrics))
-    .use(errorResponses({ logger: deps.logger, metrics: deps.metrics }))
+    .use(errorResponses({ logger: deps.logger, metrics: deps.metrics, producerOf: (event) => producerLabel(identify(event)) }))
     .use(requireAdmin({ token: deps.adminToken, logger: deps.logger }))
     .handler(dispatch);
 }

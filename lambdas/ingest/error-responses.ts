@@ -21,19 +21,24 @@ export function toHttpError(error: unknown): HttpError | null {
 export interface ErrorResponsesOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** The `producer` label of a refused request (a bounded set: key ids or configured names). */
+  readonly producerOf?: (event: APIGatewayProxyEvent) => string;
 }
 
 /** Maps errors to responses: client errors as themselves, dependency outages to 503, anything else to 500. */
 export function errorResponses(
   options: ErrorResponsesOptions,
 ): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context> {
-  const { logger, metrics } = options;
+  const { logger, metrics, producerOf } = options;
   return {
     onError: function errorResponsesOnError(request) {
       const error = request.error;
       const clientError = toHttpError(error);
       if (clientError) {
-        metrics.count('eventsRejected', 1, { reason: clientError.code });
+        metrics.count('eventsRejected', 1, {
+          reason: clientError.code,
+          ...(producerOf ? { producer: producerOf(request.event) } : {}),
+        });
         request.response = json(
           clientError.status,
           {

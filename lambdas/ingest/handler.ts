@@ -23,6 +23,8 @@ const app = createIngestApp({
   metrics: createEmfMetrics({ namespace: config.metricsNamespace, serviceName: config.serviceName }),
   logger,
   ...(config.adminToken ? { adminToken: config.adminToken } : {}),
+  // Unset in AWS: API Gateway checks the keys and names each request's key id.
+  ...(config.producerKeys ? { producerKeys: config.producerKeys } : {}),
   backpressure: createBackpressure({ stream, clock: systemClock, logger }, config.backpressure),
 });
 

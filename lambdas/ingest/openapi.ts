@@ -79,7 +79,7 @@ const errorOrGateway = { anyOf: [ref('Error'), ref('GatewayError')] };
 const RESPONSES = {
   BadRequest: respond('Malformed JSON, or a body or parameter that breaks the contract (each issue names its path).'),
   Forbidden: respond(
-    'API Gateway: missing or invalid API key, or (admin) an unsigned request ({message}); the app: no valid admin credential ({error, message}).',
+    'API Gateway: missing or invalid API key, or (admin) an unsigned request ({message}); the app: no valid admin credential, or (local server with PRODUCER_KEYS) no listed x-api-key ({error, message}).',
     errorOrGateway,
   ),
   NotFound: respond('No such event, asset or route.'),
@@ -166,7 +166,8 @@ function buildDocument(request: RequestSchemas): Record<string, unknown> {
           type: 'apiKey',
           in: 'header',
           name: 'x-api-key',
-          description: 'API key of a usage plan (checked by API Gateway).',
+          description:
+            "A producer's API key (checked by API Gateway; by the local server when PRODUCER_KEYS is set). It names the producer each event records: GET /events/{id} answers only for the same producer's events.",
         },
         adminToken: {
           type: 'apiKey',
@@ -259,6 +260,8 @@ function buildDocument(request: RequestSchemas): Record<string, unknown> {
           operationId: 'getEventStatus',
           tags: ['events'],
           summary: 'Status of one event: accepted, processed or failed',
+          description:
+            "Only for events sent with a key of the same producer (or recorded without a producer): another producer's event is a 404, like an unknown id.",
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
           responses: {
             '200': respond('The event and its outcome so far.', ref('EventStatus')),

@@ -6,12 +6,14 @@ import {
   COUNTERS,
   type CounterName,
   declaredLabels,
+  emfDimensionSetsOf,
   GAUGES,
   type GaugeName,
   HISTOGRAMS,
   type HistogramName,
   type Labels,
   type Metrics,
+  UNKNOWN_LABEL_VALUE,
 } from './metric-names.ts';
 
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
@@ -20,6 +22,8 @@ interface Series {
   readonly emf: string;
   readonly unit: Unit;
   readonly dimensions: Record<string, string>;
+  /** Which of the labels CloudWatch gets as dimension sets (metric-names.ts emfDimensionSetsOf). */
+  readonly dimensionSets: ReadonlyArray<readonly string[]>;
   readonly values: number[];
 }
 
@@ -46,19 +50,26 @@ function gaugeUnit(promName: string): Unit {
  * batch of 500 events costs one EMF line per label set rather than 500 values. Histogram observations
  * are all kept (CloudWatch computes percentiles from the raw values).
  *
- * On flush each distinct label set becomes its own EMF blob with two dimension sets: the labels plus
- * `service`, and `service` alone. The second is a roll-up: CloudWatch never sums across dimensions, and
- * alarms cannot use SEARCH, so totals (all event types) need their own dimension set.
+ * On flush each distinct label set becomes its own EMF blob with its dimension sets: the labels plus
+ * `service` (or, for a metric that declares `emfDimensionSets`, each declared subset plus `service`,
+ * so CloudWatch sums per event type and per producer without a metric per combination), and `service`
+ * alone. The last is a roll-up: CloudWatch never sums across dimensions, and alarms cannot use SEARCH,
+ * so totals (all event types) need their own dimension set.
  */
 export function createEmfMetrics(options: EmfMetricsOptions): EmfMetrics {
   const powertools = options.metrics ?? new PowertoolsMetrics({ namespace: options.namespace, serviceName: options.serviceName });
   let series = new Map<string, Series>();
 
-  function seriesFor(emf: string, unit: Unit, dimensions: Record<string, string>): Series {
+  function seriesFor(
+    emf: string,
+    unit: Unit,
+    dimensions: Record<string, string>,
+    dimensionSets: ReadonlyArray<readonly string[]>,
+  ): Series {
     const key = seriesKey(emf, dimensions);
     let found = series.get(key);
     if (!found) {
-      found = { emf, unit, dimensions, values: [] };
+      found = { emf, unit, dimensions, dimensionSets, values: [] };
       series.set(key, found);
     }
     return found;
@@ -67,27 +78,29 @@ export function createEmfMetrics(options: EmfMetricsOptions): EmfMetrics {
   function count(name: CounterName, value = 1, labels?: Labels): void {
     const def = COUNTERS[name];
     assertMetricValue('counter', def.emf, value);
-    const entry = seriesFor(def.emf, MetricUnit.Count, declaredLabels(def.labels, labels));
+    const entry = seriesFor(def.emf, MetricUnit.Count, declaredLabels(def.labels, labels), emfDimensionSetsOf(def));
     entry.values[0] = (entry.values[0] ?? 0) + value;
   }
 
   function gauge(name: GaugeName, value: number): void {
     const def = GAUGES[name];
     assertMetricValue('gauge', def.emf, value);
-    const entry = seriesFor(def.emf, gaugeUnit(def.prom), declaredLabels(def.labels, undefined));
+    const entry = seriesFor(def.emf, gaugeUnit(def.prom), declaredLabels(def.labels, undefined), emfDimensionSetsOf(def));
     entry.values[0] = value;
   }
 
   function observe(name: HistogramName, seconds: number, labels?: Labels): void {
     const def = HISTOGRAMS[name];
     assertMetricValue('histogram', def.emf, seconds);
-    seriesFor(def.emf, MetricUnit.Seconds, declaredLabels(def.labels, labels)).values.push(seconds);
+    seriesFor(def.emf, MetricUnit.Seconds, declaredLabels(def.labels, labels), emfDimensionSetsOf(def)).values.push(seconds);
   }
 
   /** Starts a blob: Powertools clears dimensions on every publish, including the ones it does by itself. */
-  function openBlob(dimensions: Record<string, string>): void {
-    if (Object.keys(dimensions).length === 0) return; // default dimensions alone give [service]
-    powertools.addDimensions(dimensions);
+  function openBlob(dimensions: Record<string, string>, dimensionSets: ReadonlyArray<readonly string[]>): void {
+    if (dimensionSets.length === 0) return; // default dimensions alone give [service]
+    for (const set of dimensionSets) {
+      powertools.addDimensions(Object.fromEntries(set.map((name) => [name, dimensions[name] ?? UNKNOWN_LABEL_VALUE])));
+    }
     powertools.addDimensions({}); // the [service] roll-up (defaults plus an empty set)
   }
 
@@ -96,12 +109,16 @@ export function createEmfMetrics(options: EmfMetricsOptions): EmfMetrics {
    * limit), which also drops the dimensions: reopen the blob whenever its buffer has been emptied, so
    * the remaining values keep their dimensions.
    */
-  function publishLabelSet(dimensions: Record<string, string>, members: readonly Series[]): void {
+  function publishLabelSet(
+    dimensions: Record<string, string>,
+    dimensionSets: ReadonlyArray<readonly string[]>,
+    members: readonly Series[],
+  ): void {
     let open = false;
     for (const member of members) {
       for (const value of member.values) {
         if (!open) {
-          openBlob(dimensions);
+          openBlob(dimensions, dimensionSets);
           open = true;
         }
         powertools.addMetric(member.emf, member.unit, value);
@@ -117,15 +134,22 @@ export function createEmfMetrics(options: EmfMetricsOptions): EmfMetrics {
     if (powertools.hasStoredMetrics()) powertools.publishStoredMetrics();
     const recorded = series;
     series = new Map();
-    const byLabelSet = new Map<string, { dimensions: Record<string, string>; members: Series[] }>();
+    const byLabelSet = new Map<
+      string,
+      { dimensions: Record<string, string>; dimensionSets: ReadonlyArray<readonly string[]>; members: Series[] }
+    >();
     for (const entry of recorded.values()) {
-      const key = JSON.stringify(Object.entries(entry.dimensions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-      const group = byLabelSet.get(key) ?? { dimensions: entry.dimensions, members: [] };
+      // Metrics share a blob only when they share the label values and the dimension sets built from them.
+      const key = JSON.stringify([
+        Object.entries(entry.dimensions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        entry.dimensionSets,
+      ]);
+      const group = byLabelSet.get(key) ?? { dimensions: entry.dimensions, dimensionSets: entry.dimensionSets, members: [] };
       group.members.push(entry);
       byLabelSet.set(key, group);
     }
     // Nothing recorded means no publish call at all: Powertools would warn "No application metrics".
-    for (const group of byLabelSet.values()) publishLabelSet(group.dimensions, group.members);
+    for (const group of byLabelSet.values()) publishLabelSet(group.dimensions, group.dimensionSets, group.members);
   }
 
   return { count, gauge, observe, flush, powertools };

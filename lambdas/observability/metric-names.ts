@@ -3,12 +3,23 @@
 
 export const METRICS_NAMESPACE_DEFAULT = 'EventFlow';
 
+/**
+ * The label a producer's metrics carry without a producer identity (no API key id, no PRODUCER_KEYS):
+ * every event then comes from the one "default" producer, as before producers existed.
+ */
+export const DEFAULT_PRODUCER_LABEL = 'default';
+
+// `producer` is a label only where a request is counted (ingest): its values are bounded by the
+// configured keys (CDK `producers`, PRODUCER_KEYS), never by what a client sends. In CloudWatch it is
+// its own dimension set (`emfDimensionSets`) rather than crossed with event_type or reason, so each
+// producer adds one custom metric per counter instead of one per event type.
 export const COUNTERS = {
   eventsReceived: {
     prom: 'events_received_total',
     emf: 'EventsReceived',
     help: 'Events accepted by the API',
-    labels: ['event_type'],
+    labels: ['event_type', 'producer'],
+    emfDimensionSets: [['event_type'], ['producer']],
   },
   eventsProcessed: {
     prom: 'events_processed_total',
@@ -38,7 +49,8 @@ export const COUNTERS = {
     prom: 'events_rejected_total',
     emf: 'EventsRejected',
     help: 'Requests refused with a 4xx',
-    labels: ['reason'],
+    labels: ['reason', 'producer'],
+    emfDimensionSets: [['reason'], ['producer']],
   },
   eventsRepublished: {
     prom: 'events_republished_total',
@@ -117,6 +129,17 @@ export const HISTOGRAMS = {
 } as const;
 
 export type CounterName = keyof typeof COUNTERS;
+
+/**
+ * The CloudWatch dimension sets of a metric (besides `service`, and the `service`-only roll-up): its
+ * `emfDimensionSets` when declared, else all its labels as one set. Prometheus always gets every label.
+ */
+export function emfDimensionSetsOf(def: {
+  readonly labels: readonly string[];
+  readonly emfDimensionSets?: ReadonlyArray<readonly string[]>;
+}): ReadonlyArray<readonly string[]> {
+  return def.emfDimensionSets ?? (def.labels.length > 0 ? [def.labels] : []);
+}
 export type GaugeName = keyof typeof GAUGES;
 export type HistogramName = keyof typeof HISTOGRAMS;
 export type Labels = Readonly<Record<string, string>>;

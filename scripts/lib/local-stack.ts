@@ -257,6 +257,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         metrics,
         logger,
         ...(config.adminToken ? { adminToken: config.adminToken } : {}),
+        ...(config.producerKeys ? { producerKeys: config.producerKeys } : {}),
         backpressure: createBackpressure({ stream, clock: systemClock, logger }, config.backpressure),
       });
       url = `http://${host(config)}:${(server.address() as AddressInfo).port}`;

@@ -28,11 +28,6 @@ const ADMIN_TOKEN = 'contract-admin-token';
  */
 const UNREACHABLE_IN_PROCESS: Record<string, string> = {
   'getPrometheusMetrics 403': 'API Gateway answers it on the deployed API (no such resource)',
-  'getEventStatus 403': 'API Gateway: missing API key',
-  'getHealth 403': 'API Gateway: missing API key',
-  'getBacklogSummary 403': 'API Gateway: missing API key',
-  'postEvent 403': 'API Gateway: missing API key',
-  'postEventBatch 403': 'API Gateway: missing API key',
   ...Object.fromEntries(
     [
       'getServiceInfo',
@@ -224,6 +219,34 @@ describe('every documented answer the app gives conforms to the document', () =>
     expectDocumented('getEventStatus', await pipeline.call('GET', '/events/7f1e0c1a-0000-4000-8000-000000000000'));
   });
 
+  it("per-producer keys (PRODUCER_KEYS): 403 without a listed key; 404 for another producer's event", async () => {
+    const keys = new Map([
+      ['shop', 'contract-shop-key-0001'],
+      ['billing', 'contract-billing-key-01'],
+    ]);
+    const keyed = createTestPipeline({ sql, stream, producerKeys: keys });
+    for (const [operationId, method, path, body] of [
+      ['postEvent', 'POST', '/events', purchase()],
+      ['postEventBatch', 'POST', '/events/batch', { events: [purchase()] }],
+      ['getEventStatus', 'GET', '/events/7f1e0c1a-0000-4000-8000-000000000000', undefined],
+      ['getHealth', 'GET', '/health', undefined],
+      ['getBacklogSummary', 'GET', '/metrics/summary', undefined],
+    ] as const) {
+      const response = await keyed.call(method, path, { ...(body ? { body } : {}) });
+      expect(response.status, `${operationId} without x-api-key`).toBe(403);
+      expectDocumented(operationId, response);
+    }
+    const sent = await keyed.call('POST', '/events', { body: purchase(), headers: { 'x-api-key': 'contract-shop-key-0001' } });
+    expectDocumented('postEvent', sent);
+    const id = (sent.body as { event_id: string }).event_id;
+    const own = await keyed.call('GET', `/events/${id}`, { headers: { 'x-api-key': 'contract-shop-key-0001' } });
+    expect(own.status).toBe(200);
+    expectDocumented('getEventStatus', own);
+    const other = await keyed.call('GET', `/events/${id}`, { headers: { 'x-api-key': 'contract-billing-key-01' } });
+    expect(other.status).toBe(404);
+    expectDocumented('getEventStatus', other);
+  });
+
   it('a failed event reads back with its error (GET /events/{id} 200) and redrives (200)', async () => {
     const bad = await pipeline.call('POST', '/events', { body: purchase({ properties: { amount: -1 } }) });
     const id = (bad.body as { event_id: string }).event_id;
@@ -361,10 +384,15 @@ describe('request schemas are exactly as strict as the server', () => {
     expect(validate(body), ajv.errorsText(validate.errors)).toBe(response.status === 202);
   });
 
-  it('POST /events with __proto__ as a nested key (only expressible as raw JSON) is refused by both', async () => {
-    const raw = '{"event_type":"custom","properties":{"a":{"__proto__":{"x":1}}}}';
+  // Only expressible as raw JSON: an object literal's `__proto__` sets the prototype instead of a key.
+  it.each([
+    ['nested', '{"event_type":"custom","properties":{"a":{"__proto__":{"x":1}}}}', 'properties.a.__proto__'],
+    ['at the top of properties', '{"event_type":"custom","properties":{"__proto__":{"x":1}}}', 'properties.__proto__'],
+  ])('POST /events with __proto__ as a key %s is refused by both', async (_name, raw, path) => {
     const response = await pipeline.call('POST', '/events', { rawBody: raw });
+    expectDocumented('postEvent', response);
     expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ issues: [{ path, message: 'key "__proto__" is reserved' }] });
     expect(componentValidator('Event')(JSON.parse(raw))).toBe(false);
   });
 

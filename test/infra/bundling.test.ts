@@ -7,6 +7,9 @@ import { App, type CfnElement, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadMigrations } from '../../lambdas/adapters/migration-files.ts';
+import { applyCondition } from '../../lambdas/core/migrations.ts';
+import { DOCS_ASSETS, DOCS_ASSETS_BUNDLE_DIR } from '../../lambdas/ingest/docs-assets.ts';
 import { configFromContext } from '../../lib/config.ts';
 import { EventFlowStack } from '../../lib/eventflow-stack.ts';
 import { MIGRATIONS_BUNDLE_DIR, MIGRATIONS_SOURCE_DIR } from '../../lib/migrations.ts';
@@ -76,6 +79,20 @@ describe('bundles from a real synth', () => {
       expect(readFileSync(join(shipped, file), 'utf8')).toBe(
         readFileSync(new URL(`${MIGRATIONS_SOURCE_DIR}/${file}`, REPO), 'utf8'),
       );
+    }
+  });
+
+  it("ships exactly Swagger UI's served files beside the ingest bundle, where GET /docs/{asset} reads them", () => {
+    const shipped = join(bundleDir(functions().ingest), DOCS_ASSETS_BUNDLE_DIR);
+    expect(readdirSync(shipped).sort()).toEqual(Object.keys(DOCS_ASSETS).sort());
+    for (const name of Object.keys(DOCS_ASSETS)) {
+      expect(readFileSync(join(shipped, name), 'utf8')).toBe(
+        readFileSync(new URL(`node_modules/swagger-ui-dist/${name}`, REPO), 'utf8'),
+      );
+    }
+    // Only the ingest function serves them.
+    for (const name of ['consumer', 'migrate'] as const) {
+      expect(existsSync(join(bundleDir(functions()[name]), DOCS_ASSETS_BUNDLE_DIR)), name).toBe(false);
     }
   });
 
@@ -158,6 +175,7 @@ async function invokeBundle(fn: IConstruct, event: unknown, overrides: Record<st
       {
         env: { PATH: process.env.PATH ?? '', ...env, ...overrides, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
         timeout: 60_000,
+        maxBuffer: 64 * 1024 * 1024, // a served asset (Swagger UI's bundle) is ~1.7 MB
       },
       (_error, stdout, stderr) => resolve(`${stdout}\n${stderr}`),
     );
@@ -218,7 +236,12 @@ describe('bundles invoked like Lambda does, against local endpoints over the rea
   });
 
   it('migrate applies the schema through the Data API, then finds it up to date', async () => {
-    expect(await invokeBundle(functions().migrate, {}, overrides)).toEqual({ applied: ['001_initial'] });
+    // Every migration but the conditional 000_from_original (for the original's tables only).
+    const unconditional = loadMigrations()
+      .filter((migration) => !applyCondition(migration))
+      .map((migration) => migration.version)
+      .sort();
+    expect(await invokeBundle(functions().migrate, {}, overrides)).toEqual({ applied: unconditional });
     expect(await invokeBundle(functions().migrate, {}, overrides)).toEqual({ applied: [] });
   }, 60_000);
 
@@ -256,5 +279,26 @@ describe('bundles invoked like Lambda does, against local endpoints over the rea
     }
     const lookup = await invokeBundle(functions().ingest, apiRequest('GET', `/events/${good.event_id}`), overrides);
     expect(JSON.parse(lookup.body)).toMatchObject({ status: 'processed' });
+  }, 90_000);
+
+  it('ingest serves the Swagger UI page and its assets from the files beside the bundle (GET /docs/{asset})', async () => {
+    const { apiRequest } = await import('../support/events.ts');
+    /** As API Gateway sends it: the resource template and the path parameter. */
+    const docsRequest = (asset: string) => ({
+      ...apiRequest('GET', `/docs/${asset}`),
+      resource: '/docs/{asset}',
+      pathParameters: { asset },
+    });
+    for (const [name, contentType] of Object.entries(DOCS_ASSETS)) {
+      const response = await invokeBundle(functions().ingest, docsRequest(name), overrides);
+      expect(response.statusCode, name).toBe(200);
+      expect(response.headers['content-type']).toBe(contentType);
+      expect(response.body).toBe(readFileSync(new URL(`node_modules/swagger-ui-dist/${name}`, REPO), 'utf8'));
+    }
+    const missing = await invokeBundle(functions().ingest, docsRequest('package.json'), overrides);
+    expect(missing.statusCode).toBe(404);
+    const page = await invokeBundle(functions().ingest, apiRequest('GET', '/docs'), overrides);
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('docs/swagger-ui-bundle.js');
   }, 90_000);
 });

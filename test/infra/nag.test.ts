@@ -20,8 +20,9 @@ const CDK_JSON_CONTEXT = JSON.parse(readFileSync(new URL('../../cdk.json', impor
 
 const VARIANTS: Record<string, Record<string, unknown>> = {
   'defaults (Upstash, scheduled, destroy)': {},
-  'ElastiCache, continuous, retained, alarm email': {
+  'ElastiCache, continuous, retained, alarm email, producer keys': {
     redisBackend: 'elasticache',
+    producers: 'shop,billing',
     consumerMode: 'continuous',
     workers: '12',
     removalPolicy: 'retain',

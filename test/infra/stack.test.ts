@@ -74,6 +74,13 @@ function functionProps(s: Synth, fn: IConstruct): Cfn {
   return s.json.Resources[s.id(fn)].Properties;
 }
 
+/** The API key of a deploy without producers. */
+function sharedKey(s: Synth): IConstruct {
+  const [shared] = s.stack.ingest.access;
+  if (!shared || shared.producer !== undefined) throw new Error('not a deploy with one shared key');
+  return shared.apiKey;
+}
+
 function envOf(s: Synth, fn: IConstruct): Record<string, unknown> {
   return functionProps(s, fn).Environment.Variables;
 }
@@ -206,6 +213,7 @@ describe('ingest API', () => {
       'GET /metrics/summary': { apiKeyRequired: true, authorization: 'NONE' },
       'GET /openapi.json': { apiKeyRequired: false, authorization: 'NONE' },
       'GET /docs': { apiKeyRequired: false, authorization: 'NONE' },
+      'GET /docs/{asset}': { apiKeyRequired: false, authorization: 'NONE' },
       'POST /admin/redrive': { apiKeyRequired: true, authorization: 'AWS_IAM' },
     });
   });
@@ -227,9 +235,50 @@ describe('ingest API', () => {
       ApiStages: [Match.objectLike({ ApiId: { Ref: s.id(s.stack.ingest.api) } })],
     });
     s.template.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', {
-      KeyId: { Ref: s.id(s.stack.ingest.apiKey) },
+      KeyId: { Ref: s.id(sharedKey(s)) },
       KeyType: 'API_KEY',
     });
+  });
+
+  it('without producers keeps the one shared key and plan under their old logical ids (a default deploy is unchanged)', () => {
+    const d = synth();
+    expect(d.stack.ingest.access).toHaveLength(1);
+    expect(d.stack.ingest.access[0]?.producer).toBeUndefined();
+    d.template.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
+    d.template.resourceCountIs('AWS::ApiGateway::UsagePlan', 1);
+    // The ids the stack had before producers existed: a changed id would replace the key.
+    expect(d.id(sharedKey(d))).toBe('IngestApiProducerApiKey3278EE6F');
+    expect(d.id(d.stack.ingest.access[0]?.usagePlan as IConstruct)).toBe('IngestApiUsagePlan397A1055');
+  });
+
+  it('with producers makes one API key and one usage plan per producer, each key in its own plan', () => {
+    const p = synth({ producers: 'shop,billing', apiRateLimit: '42', apiBurstLimit: '84', apiQuotaPerDay: '5000' });
+    p.template.resourceCountIs('AWS::ApiGateway::ApiKey', 2);
+    p.template.resourceCountIs('AWS::ApiGateway::UsagePlan', 2);
+    p.template.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 2);
+    expect(p.stack.ingest.access.map((a) => a.producer)).toEqual(['shop', 'billing']);
+    for (const { producer, apiKey, usagePlan } of p.stack.ingest.access) {
+      p.template.hasResourceProperties('AWS::ApiGateway::ApiKey', { Name: `eventflow-dev-${producer}`, Enabled: true });
+      const plan = p.json.Resources[p.id(usagePlan)].Properties;
+      expect(plan).toMatchObject({
+        UsagePlanName: `eventflow-dev-${producer}`,
+        Throttle: { RateLimit: 42, BurstLimit: 84 },
+        Quota: { Limit: 5000, Period: 'DAY' },
+        ApiStages: [expect.objectContaining({ ApiId: { Ref: p.id(p.stack.ingest.api) } })],
+      });
+      const links = resourcesOfType(p, 'AWS::ApiGateway::UsagePlanKey').filter(
+        ([, link]) => link.Properties.UsagePlanId.Ref === p.id(usagePlan),
+      );
+      expect(links.map(([, link]) => link.Properties.KeyId)).toEqual([{ Ref: p.id(apiKey) }]);
+    }
+    // cdk.json may give the list as an array.
+    expect(synth({ producers: ['shop', 'billing'] }).stack.ingest.access.map((a) => a.producer)).toEqual(['shop', 'billing']);
+    // The key ids, which raw events record as their producer, are an output; the shared key's is not.
+    const outputs = p.json.Outputs as Record<string, Cfn>;
+    expect(outputs.ApiKeyId).toBeUndefined();
+    expect(JSON.stringify(outputs.ProducerApiKeyIds.Value)).toContain(
+      `"Ref":"${p.id(p.stack.ingest.access[0]?.apiKey as IConstruct)}"`,
+    );
   });
 
   it('defaults to 100 requests/s, burst 200 and 1 M requests per key per day; apiQuotaPerDay=0 drops the quota', () => {
@@ -282,10 +331,26 @@ describe('ingest API', () => {
   it('throttles the routes no usage plan covers', () => {
     const [[, stage]] = resourcesOfType(s, 'AWS::ApiGateway::Stage') as [[string, Cfn]];
     const open = stage.Properties.MethodSettings.filter(
-      (m: Cfn) => m.HttpMethod === 'GET' && ['/', '/~1openapi.json', '/~1docs'].includes(m.ResourcePath),
+      (m: Cfn) => m.HttpMethod === 'GET' && ['/', '/~1openapi.json', '/~1docs', '/~1docs~1{asset}'].includes(m.ResourcePath),
     );
-    expect(open).toHaveLength(3);
+    expect(open).toHaveLength(4);
     for (const setting of open) expect(setting).toMatchObject({ ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 });
+  });
+
+  it('declares the docs asset name as a required path parameter, which API Gateway validates', () => {
+    const resources = Object.fromEntries(resourcesOfType(s, 'AWS::ApiGateway::Resource'));
+    const [, method] = resourcesOfType(s, 'AWS::ApiGateway::Method').find(
+      ([, m]) => resources[m.Properties.ResourceId.Ref]?.Properties.PathPart === '{asset}',
+    ) as [string, Cfn];
+    expect(method.Properties).toMatchObject({
+      HttpMethod: 'GET',
+      AuthorizationType: 'NONE',
+      RequestParameters: { 'method.request.path.asset': true },
+      RequestValidatorId: { Ref: expect.stringMatching(/RequestValidator/) },
+    });
+    expect(method.Properties.ApiKeyRequired).not.toBe(true); // public, like /docs
+    const parent = resources[method.Properties.ResourceId.Ref].Properties.ParentId.Ref;
+    expect(resources[parent].Properties.PathPart).toBe('docs');
   });
 });
 
@@ -705,7 +770,7 @@ describe('outputs', () => {
       ].sort(),
     );
     expect(JSON.stringify(outputs.ApiUrl.Value)).toContain('https://');
-    expect(outputs.ApiKeyId.Value).toEqual({ Ref: s.id(s.stack.ingest.apiKey) });
+    expect(outputs.ApiKeyId.Value).toEqual({ Ref: s.id(sharedKey(s)) });
   });
 });
 
@@ -819,6 +884,11 @@ describe('context validation', () => {
     [{ apiQuotaPerDay: '-1' }, 'apiQuotaPerDay'],
     [{ apiRateLimit: 'fast' }, 'apiRateLimit'],
     [{ apiBurstLimit: '50' }, 'apiBurstLimit'], // below the default rate of 100
+    [{ producers: 'shop,Billing' }, 'producers'],
+    [{ producers: 'shop,shop' }, 'producers'],
+    [{ producers: 'shop,,billing' }, 'producers'],
+    [{ producers: { shop: 1 } }, 'producers'],
+    [{ producers: Array.from({ length: 101 }, (_, i) => `p${i}`) }, 'producers'],
   ])('refuses %j with one line that names the key and how to set it', (context, key) => {
     let message = '';
     try {

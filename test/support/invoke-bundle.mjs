@@ -11,8 +11,9 @@ const context = {
 try {
   const { handler } = await import(bundle);
   const result = await handler(JSON.parse(eventJson), context);
-  process.stdout.write(`\nRESULT ${JSON.stringify(result ?? null)}\n`);
-  process.exit(0);
+  // Exit only once the result is written: stdout to a pipe is asynchronous, and exiting earlier cuts
+  // off a large result (a served Swagger UI asset) after the pipe's buffer.
+  process.stdout.write(`\nRESULT ${JSON.stringify(result ?? null)}\n`, () => process.exit(0));
 } catch (error) {
   process.stdout.write(`\nFAILED ${error?.stack ?? error}\n`);
   process.exit(1);

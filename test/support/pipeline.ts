@@ -22,6 +22,8 @@ export interface TestPipelineOptions {
   readonly adminToken?: string;
   /** Backpressure limits for the ingest app (none: never 429). */
   readonly backpressure?: BackpressureSettings;
+  /** PRODUCER_KEYS for the ingest app (name → key): keyed routes then need a listed x-api-key. */
+  readonly producerKeys?: ReadonlyMap<string, string>;
 }
 
 export function createTestPipeline(options: TestPipelineOptions) {
@@ -37,6 +39,7 @@ export function createTestPipeline(options: TestPipelineOptions) {
     metrics,
     logger,
     ...(options.adminToken ? { adminToken: options.adminToken } : {}),
+    ...(options.producerKeys ? { producerKeys: options.producerKeys } : {}),
     ...(options.backpressure
       ? { backpressure: createBackpressure({ stream: options.stream, clock, logger }, options.backpressure) }
       : {}),

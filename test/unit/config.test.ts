@@ -62,6 +62,31 @@ describe('loadConfig', () => {
   });
 });
 
+describe('PRODUCER_KEYS', () => {
+  it('reads name:key pairs into a map; unset means no key map (every event from the one default producer)', () => {
+    const config = loadConfig({ PRODUCER_KEYS: 'shop:shop-key-0123456789, billing:billing:key:0123456789' });
+    expect(config.producerKeys).toEqual(
+      new Map([
+        ['shop', 'shop-key-0123456789'],
+        ['billing', 'billing:key:0123456789'],
+      ]),
+    );
+    expect(loadConfig({}).producerKeys).toBeUndefined();
+  });
+
+  it.each([
+    ['Shop:shop-key-0123456789', 'entry 1: a producer name is lowercase letters, digits and "-", starting with a letter'],
+    ['shop:short', 'the key of "shop" must be at least 16 characters without spaces (format name:key,name:key)'],
+    ['a:key-0123456789abcdef,shop-key-0123456789', 'entry 2 is not name:key (format name:key,name:key)'],
+    ['a:key-0123456789abcdef,a:key-0123456789abcdeg', '"a" is listed twice'],
+    ['a:key-0123456789abcdef,b:key-0123456789abcdef', '"b" has the same key as another producer'],
+  ])('refuses %s in one line naming the variable, never showing a key', (value, message) => {
+    expect(() => loadConfig({ PRODUCER_KEYS: value })).toThrowError(
+      new ConfigError(`invalid configuration: PRODUCER_KEYS: ${message}`),
+    );
+  });
+});
+
 describe('drainSettings', () => {
   it("hands the drain loop exactly its settings from the config, under this consumer's name", () => {
     const config = loadConfig({ CONSUMER_NAME: 'configured', BATCH_SIZE: '7', FUTURE_SKEW_MS: '1000', TIME_MARGIN_MS: '1' });

@@ -48,8 +48,31 @@ describe('the envelope', () => {
       'properties.a.constructor',
       'key "constructor" is reserved',
     ],
+    // Only JSON.parse makes an own `__proto__` key; at the top of properties zod's record copy used to drop it (202).
+    [
+      JSON.parse('{"event_type":"custom","properties":{"__proto__":{"x":1}}}'),
+      'properties.__proto__',
+      'key "__proto__" is reserved',
+    ],
+    [
+      JSON.parse('{"event_type":"custom","properties":{"a":{"__proto__":{"x":1}}}}'),
+      'properties.a.__proto__',
+      'key "__proto__" is reserved',
+    ],
+    [{ event_type: 'custom', properties: [1] }, 'properties', 'must be a JSON object'],
   ])('refuses %j at %s: %s', (input, path, message) => {
     expect(accept(input)).toEqual({ ok: false, issues: [expect.objectContaining({ path, message })] });
+  });
+
+  it("reports a reserved key at the top of properties next to the other fields' issues", () => {
+    const input = JSON.parse('{"event_type":"refund","properties":{"__proto__":{"x":1}}}');
+    expect(accept(input)).toEqual({
+      ok: false,
+      issues: [
+        { path: 'event_type', message: 'must be one of purchase, user_signup, page_view, custom' },
+        { path: 'properties.__proto__', message: 'key "__proto__" is reserved' },
+      ],
+    });
   });
 
   it('bounds nesting depth inside properties', () => {

@@ -154,6 +154,33 @@ describe('EMF metrics', () => {
     expect(blobsWith(blobs, 'EventsRepublished')[0]?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['service']]);
   });
 
+  it('gives the producer its own dimension set, never crossed with event_type, so each producer costs one metric', () => {
+    // Arrange
+    const metrics = newEmf();
+    metrics.count('eventsReceived', 2, { event_type: 'purchase', producer: 'k1' });
+    metrics.count('eventsReceived', 1, { event_type: 'page_view', producer: 'k1' });
+    metrics.count('eventsProcessed', 5, { event_type: 'purchase' });
+
+    // Act
+    metrics.flush();
+
+    // Assert
+    const received = blobsWith(emitted(), 'EventsReceived');
+    expect(received.map((blob) => [blob.event_type, blob.producer, blob.EventsReceived]).sort()).toEqual([
+      ['page_view', 'k1', 1],
+      ['purchase', 'k1', 2],
+    ]);
+    for (const blob of received) {
+      expect(blob._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([
+        ['service', 'event_type'],
+        ['service', 'producer'],
+        ['service'],
+      ]);
+      // A metric with the same event_type but its own dimension sets is never put in this blob.
+      expect(blob).not.toHaveProperty('EventsProcessed');
+    }
+  });
+
   it('fills a missing declared label with "unknown" and drops undeclared labels', () => {
     // Arrange
     const metrics = newEmf();
@@ -255,8 +282,8 @@ describe('Prometheus metrics', () => {
   it('renders counters with their labels, help text and type', async () => {
     // Arrange
     const metrics = createPrometheusMetrics();
-    metrics.count('eventsReceived', 1, { event_type: 'purchase' });
-    metrics.count('eventsReceived', 1, { event_type: 'purchase' });
+    metrics.count('eventsReceived', 1, { event_type: 'purchase', producer: 'shop' });
+    metrics.count('eventsReceived', 1, { event_type: 'purchase', producer: 'shop' });
     metrics.count('eventsFailed', 1, { event_type: 'purchase', error_type: 'ValidationError' });
 
     // Act
@@ -265,7 +292,7 @@ describe('Prometheus metrics', () => {
     // Assert
     expect(text).toContain(`# HELP events_received_total ${COUNTERS.eventsReceived.help}`);
     expect(text).toContain('# TYPE events_received_total counter');
-    expect(text).toContain('events_received_total{event_type="purchase"} 2');
+    expect(text).toContain('events_received_total{event_type="purchase",producer="shop"} 2');
     expect(text).toContain('events_failed_total{event_type="purchase",error_type="ValidationError"} 1');
   });
 
