@@ -197,7 +197,7 @@ export function resolveConfig(lookup: Lookup): EventFlowConfig {
   // total limit is 10. Without one, the consumer shares the account's pool (see docs/DEPLOY.md).
   const consumerReservedConcurrency = r.optionalNumber('consumerReservedConcurrency', 1, 1000);
   const consumerScheduleMinutes = r.number('consumerScheduleMinutes', d.consumerScheduleMinutes, 1, 60);
-  // Ranges match lambdas/config.ts, so a value the stack accepts never fails the Lambda's cold start.
+  // Ranges match lambdas/config/config.ts, so a value the stack accepts never fails the Lambda's cold start.
   const batchSize = r.number('batchSize', d.batchSize, 1, 1000);
   const maxAttempts = r.number('maxAttempts', d.maxAttempts, 1, 100);
   const retryBaseMs = r.number('retryBaseMs', d.retryBaseMs, 1, 3_600_000);

@@ -5,7 +5,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import { Construct } from 'constructs';
-import { ENV } from '../lambdas/config-keys.ts';
+import { ENV } from '../lambdas/config/keys.ts';
 import type { ConsumerMode } from './config.ts';
 import { EventFlowFunction, type FunctionDefaults, type SqlTarget, type StreamTarget } from './eventflow-function.ts';
 import type { Queues } from './queues.ts';

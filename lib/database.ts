@@ -5,7 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { ENV, type EnvKey } from '../lambdas/config-keys.ts';
+import { ENV, type EnvKey } from '../lambdas/config/keys.ts';
 import type { SqlTarget } from './eventflow-function.ts';
 import type { Network } from './network.ts';
 

@@ -10,7 +10,7 @@ import { type ICommandHooks, NodejsFunction, OutputFormat, SourceMapMode } from 
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { ENV, type EnvKey } from '../lambdas/config-keys.ts';
+import { ENV, type EnvKey } from '../lambdas/config/keys.ts';
 
 /** Repo root: entries, the lock file and esbuild's working directory are resolved from it. */
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -4,7 +4,7 @@ import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ENV } from '../lambdas/config-keys.ts';
+import { ENV } from '../lambdas/config/keys.ts';
 import { DOCS_ASSETS, DOCS_ASSETS_BUNDLE_DIR } from '../lambdas/ingest/docs-assets.ts';
 import { EventFlowFunction, type FunctionDefaults, type SqlTarget, type StreamTarget } from './eventflow-function.ts';
 import type { Queues } from './queues.ts';

@@ -6,7 +6,7 @@ import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { ENV, type EnvKey } from '../lambdas/config-keys.ts';
+import { ENV, type EnvKey } from '../lambdas/config/keys.ts';
 import type { LocalEndpoints } from './config.ts';
 import type { StreamTarget } from './eventflow-function.ts';
 import type { Network } from './network.ts';

@@ -1,9 +1,10 @@
 // `npm run migrate`: applies schemas/migrations to the configured database (DATABASE_URL, the
 // embedded database, or the Data API), idempotently, and says what it did.
+
+import { createSqlExecutor } from '../lambdas/adapters/deps.ts';
 import { loadMigrations } from '../lambdas/adapters/migration-files.ts';
-import { loadConfig } from '../lambdas/config.ts';
+import { loadConfig } from '../lambdas/config/config.ts';
 import { migrate } from '../lambdas/core/migrations.ts';
-import { createSqlExecutor } from '../lambdas/deps.ts';
 import { describeSql } from './lib/local-stack.ts';
 
 const config = loadConfig();

@@ -1,9 +1,9 @@
 // `npm run redrive`: replays dead-lettered events (failed_events) onto the stream, so a fixed cause
 // lets them end processed exactly once. Uses the same config (env) as the pipeline.
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../lambdas/config.ts';
+import { createEventStream, createSqlExecutor } from '../lambdas/adapters/deps.ts';
+import { loadConfig } from '../lambdas/config/config.ts';
 import { redriveFailed } from '../lambdas/core/redrive.ts';
-import { createEventStream, createSqlExecutor } from '../lambdas/deps.ts';
 import { createLogger } from '../lambdas/observability/logger.ts';
 import { isEventId } from '../schemas/event.ts';
 import { describeSql } from './lib/local-stack.ts';

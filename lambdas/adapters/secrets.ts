@@ -1,8 +1,8 @@
 // Reads the Upstash credentials from Secrets Manager (they never sit in env vars). Failures are
 // classified like every other adapter's: a secret we could not fetch is the stream being unavailable.
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { callSignal } from '../deadline.ts';
 import { ConfigError, DependencyUnavailableError } from '../errors.ts';
+import { callSignal } from './deadline.ts';
 import { messageOf, transportFailure } from './transport-failure.ts';
 
 /** Network failures, timeouts, throttling and 5xx → DependencyUnavailableError('stream'); anything else unchanged. */

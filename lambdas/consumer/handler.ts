@@ -1,11 +1,11 @@
 // Lambda entry for the consumer (EventBridge schedule). Wiring only: dependencies are built once
 // per container; each invocation drains until the stream is empty (scheduled) or time runs short.
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { loadConfig } from '../config.ts';
+import { withInvocationDeadline } from '../adapters/deadline.ts';
+import { consumerName, createEventStream, createQueues, createSqlExecutor } from '../adapters/deps.ts';
+import { loadConfig } from '../config/config.ts';
 import type { DrainSummary } from '../core/drain/delivery.ts';
 import { createDrainer } from '../core/drain/loop.ts';
-import { withInvocationDeadline } from '../deadline.ts';
-import { consumerName, createEventStream, createQueues, createSqlExecutor } from '../deps.ts';
 import { createEmfMetrics } from '../observability/emf-metrics.ts';
 import { createLogger } from '../observability/logger.ts';
 import { systemClock } from '../ports.ts';
@@ -34,6 +34,6 @@ async function drain(_event: ScheduledEvent, context: Context): Promise<DrainSum
   return summary;
 }
 
-// Every call the drain makes ends before the Lambda timeout (lambdas/deadline.ts): a hanging
+// Every call the drain makes ends before the Lambda timeout (lambdas/adapters/deadline.ts): a hanging
 // dependency surfaces as DependencyUnavailableError while there is time to stop cleanly.
 export const handler = withInvocationDeadline(drain);

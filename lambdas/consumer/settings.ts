@@ -1,6 +1,6 @@
 // Maps the validated config onto the drain loop's settings; shared by the Lambda and the local runner.
 // No I/O, and no setting of its own: each one is defined once, in config.ts.
-import type { Config } from '../config.ts';
+import type { Config } from '../config/config.ts';
 import type { DrainSettings } from '../core/drain/delivery.ts';
 
 /**

@@ -2,7 +2,7 @@
 // events with 429 and a Retry-After computed from the drain rate. Reads cached stream stats (one
 // Redis call per TTL, shared by concurrent requests), never one per request; fails open.
 import type { Clock, EventStream, Logger, StreamStats } from '../ports.ts';
-import { streamIdTime } from '../stream-ids.ts';
+import { streamIdTime } from '../shared/stream-ids.ts';
 
 export interface BackpressureSettings {
   /** Refuse while more entries than this wait undelivered (0: never). */

@@ -3,7 +3,7 @@
 import { type AcceptedEvent, parseStreamedEvent } from '../../schemas/event.ts';
 import type { Metrics } from '../observability/metric-names.ts';
 import type { Clock, EventStream, IngestFallbackQueue, Logger, SqlExecutor, StreamStats } from '../ports.ts';
-import { compareStreamIds, streamIdTime as idTime } from '../stream-ids.ts';
+import { compareStreamIds, streamIdTime as idTime } from '../shared/stream-ids.ts';
 import { writeIsolating } from './isolate.ts';
 import { claimUnresolved, findRawEvents, insertRawEvents, markRepublished, RECONCILE_CLAIM_ROWS, readPayloads } from './store.ts';
 

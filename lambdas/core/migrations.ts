@@ -2,7 +2,7 @@
 // serialized by an advisory lock so concurrent deploys/starts cannot apply one twice. A migration
 // may be conditional (`-- eventflow:apply-if <SQL boolean>`): skipped, and not recorded, while false.
 import type { SqlExecutor } from '../ports.ts';
-import { splitStatements } from '../sql-text.ts';
+import { splitStatements } from '../shared/sql-text.ts';
 
 export interface Migration {
   /** File name without extension, e.g. "001_initial"; applied in lexical order. */

@@ -2,7 +2,7 @@
 // Read-only: nothing here writes.
 import { DependencyUnavailableError, StreamGroupMissingError } from '../errors.ts';
 import type { ConsumerInfo, EventStream, SqlExecutor, StreamStats } from '../ports.ts';
-import { streamIdTime } from '../stream-ids.ts';
+import { streamIdTime } from '../shared/stream-ids.ts';
 import { findEventStatus } from './store.ts';
 
 export interface EventStatus {

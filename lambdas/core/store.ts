@@ -2,8 +2,8 @@
 // parameter (jsonb_to_recordset), so a batch is one round trip on every driver, the Data API included.
 // Outcomes are claimed on raw_events.outcome under its row lock: the one place "exactly once" is decided.
 import type { AcceptedEvent } from '../../schemas/event.ts';
-import { chunkBySize } from '../chunks.ts';
 import { type SqlExecutor, type SqlRow, sqlJson, sqlUuid } from '../ports.ts';
+import { chunkBySize } from '../shared/chunks.ts';
 import { UNPARSABLE_ENTRY } from './drain/error-types.ts';
 
 /**

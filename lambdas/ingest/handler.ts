@@ -1,14 +1,15 @@
 // Lambda entry for the ingest API (API Gateway REST proxy events). Wiring only: config, adapters,
 // logger and metrics are built once per container; every request runs lambdas/ingest/app.ts.
-import { loadConfig } from '../config.ts';
+
+import { withInvocationDeadline } from '../adapters/deadline.ts';
+import { createEventStream, createQueues, createSqlExecutor } from '../adapters/deps.ts';
+import { loadConfig } from '../config/config.ts';
 import { createBackpressure } from '../core/backpressure.ts';
-import { withInvocationDeadline } from '../deadline.ts';
-import { createEventStream, createQueues, createSqlExecutor } from '../deps.ts';
 import { createEmfMetrics } from '../observability/emf-metrics.ts';
 import { createLogger } from '../observability/logger.ts';
 import { systemClock } from '../ports.ts';
-import { uuidv7 } from '../uuidv7.ts';
 import { createIngestApp } from './app.ts';
+import { uuidv7 } from './uuidv7.ts';
 
 const config = loadConfig();
 const logger = createLogger({ serviceName: config.serviceName, level: config.logLevel });
@@ -28,6 +29,6 @@ const app = createIngestApp({
   backpressure: createBackpressure({ stream, clock: systemClock, logger }, config.backpressure),
 });
 
-// Every call a request makes ends before the Lambda timeout (lambdas/deadline.ts): a hanging
+// Every call a request makes ends before the Lambda timeout (lambdas/adapters/deadline.ts): a hanging
 // dependency becomes the fallback queue (202) or a 503, never a timed-out invocation.
 export const handler = withInvocationDeadline(app);

@@ -3,10 +3,10 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Context } from 'aws-lambda';
+import { createSqlExecutor } from '../adapters/deps.ts';
 import { loadMigrations, MIGRATIONS_DIR } from '../adapters/migration-files.ts';
-import { loadConfig } from '../config.ts';
+import { loadConfig } from '../config/config.ts';
 import { migrate } from '../core/migrations.ts';
-import { createSqlExecutor } from '../deps.ts';
 import { isTransientDeployError, retryWithinBudget } from './wait-for-database.ts';
 
 /**

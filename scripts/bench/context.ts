@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createPgExecutor } from '../../lambdas/adapters/sql/pg.ts';
 import { createIoredisStream } from '../../lambdas/adapters/stream/ioredis.ts';
-import { type Config, loadConfig } from '../../lambdas/config.ts';
+import { type Config, loadConfig } from '../../lambdas/config/config.ts';
 import { createQuietLogger } from '../../lambdas/observability/logger.ts';
 import type { EventStream, SqlExecutor } from '../../lambdas/ports.ts';
 import { createEventGenerator } from '../lib/event-generator.ts';

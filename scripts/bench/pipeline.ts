@@ -1,4 +1,4 @@
-// The pipeline pieces the phases drive, built the way lambdas/deps.ts builds them over the run's database and keys:
+// The pipeline pieces the phases drive, built the way lambdas/adapters/deps.ts builds them over the run's database and keys:
 // the ingest app called in-process with API Gateway events, bounded-concurrency ingest, backlog drains.
 import type { IncomingMessage } from 'node:http';
 import type { APIGatewayProxyResult } from 'aws-lambda';
@@ -6,9 +6,9 @@ import { drainSettings } from '../../lambdas/consumer/settings.ts';
 import type { DrainSettings, DrainSummary } from '../../lambdas/core/drain/delivery.ts';
 import { createDrainer } from '../../lambdas/core/drain/loop.ts';
 import { createIngestApp } from '../../lambdas/ingest/app.ts';
+import { uuidv7 } from '../../lambdas/ingest/uuidv7.ts';
 import { createPrometheusMetrics } from '../../lambdas/observability/prometheus-metrics.ts';
 import { type EventStream, type SqlExecutor, systemClock } from '../../lambdas/ports.ts';
-import { uuidv7 } from '../../lambdas/uuidv7.ts';
 import { localContext, toApiGatewayEvent } from '../lib/local-api-gateway.ts';
 import { formatLatency, formatMs, formatRate, perSecond, type Summary, summarize } from '../lib/stats.ts';
 import type { BenchRun } from './context.ts';

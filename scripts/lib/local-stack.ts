@@ -6,21 +6,21 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import type { APIGatewayProxyResult } from 'aws-lambda';
+import { consumerName, createEventStream, createQueues, createSqlExecutor } from '../../lambdas/adapters/deps.ts';
 import { loadMigrations } from '../../lambdas/adapters/migration-files.ts';
-import { type Config, loadConfig } from '../../lambdas/config.ts';
-import { ENV } from '../../lambdas/config-keys.ts';
+import { type Config, loadConfig } from '../../lambdas/config/config.ts';
+import { ENV } from '../../lambdas/config/keys.ts';
 import { drainSettings } from '../../lambdas/consumer/settings.ts';
 import { createBackpressure } from '../../lambdas/core/backpressure.ts';
 import type { DrainSummary } from '../../lambdas/core/drain/delivery.ts';
 import { createDrainer } from '../../lambdas/core/drain/loop.ts';
 import { migrate } from '../../lambdas/core/migrations.ts';
-import { consumerName, createEventStream, createQueues, createSqlExecutor } from '../../lambdas/deps.ts';
 import { errorMessage } from '../../lambdas/errors.ts';
 import { createIngestApp } from '../../lambdas/ingest/app.ts';
+import { uuidv7 } from '../../lambdas/ingest/uuidv7.ts';
 import { createLogger, redactCredentials } from '../../lambdas/observability/logger.ts';
 import { createPrometheusMetrics } from '../../lambdas/observability/prometheus-metrics.ts';
 import { type EventStream, type SqlExecutor, systemClock } from '../../lambdas/ports.ts';
-import { uuidv7 } from '../../lambdas/uuidv7.ts';
 import { createLocalApiServer, type ProxyHandler } from './local-api-gateway.ts';
 
 export interface LocalStackOptions {

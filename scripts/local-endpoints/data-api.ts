@@ -4,9 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { ENV } from '../../lambdas/config-keys.ts';
+import { ENV } from '../../lambdas/config/keys.ts';
 import { redactCredentials } from '../../lambdas/observability/logger.ts';
-import { toPositional } from '../../lambdas/sql-text.ts';
+import { toPositional } from '../../lambdas/shared/sql-text.ts';
 import { listen } from './listen.ts';
 
 export interface DataApiServerOptions {

@@ -3,7 +3,7 @@
 import { pathToFileURL } from 'node:url';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
-import { ENV } from '../../lambdas/config-keys.ts';
+import { ENV } from '../../lambdas/config/keys.ts';
 
 export const DEFAULT_QUEUES = ['eventflow-dlq', 'eventflow-ingest-fallback'] as const;
 

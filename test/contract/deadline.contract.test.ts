@@ -1,8 +1,9 @@
-// Every adapter bounds its calls by the invocation's deadline (lambdas/deadline.ts): against an endpoint
+// Every adapter bounds its calls by the invocation's deadline (lambdas/adapters/deadline.ts): against an endpoint
 // that accepts and never answers, a call inside runWithDeadline fails as DependencyUnavailableError
 // before the deadline, which is what lets the consumer stop cleanly. Real services behind a TCP proxy.
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runWithDeadline } from '../../lambdas/adapters/deadline.ts';
 import { readUpstashCredentials } from '../../lambdas/adapters/secrets.ts';
 import { createDataApiExecutor } from '../../lambdas/adapters/sql/data-api.ts';
 import { createPgExecutor } from '../../lambdas/adapters/sql/pg.ts';
@@ -11,7 +12,6 @@ import { createSqsDeadLetterQueue } from '../../lambdas/adapters/sqs/dead-letter
 import { createSqsIngestFallbackQueue } from '../../lambdas/adapters/sqs/fallback-queue.ts';
 import { createIoredisStream } from '../../lambdas/adapters/stream/ioredis.ts';
 import { createUpstashStream } from '../../lambdas/adapters/stream/upstash.ts';
-import { runWithDeadline } from '../../lambdas/deadline.ts';
 import { type Dependency, DependencyUnavailableError } from '../../lambdas/errors.ts';
 import { startDataApiServer } from '../../scripts/local-endpoints/data-api.ts';
 import { startLocalSqs } from '../../scripts/local-endpoints/sqs.ts';

@@ -12,7 +12,7 @@ import { errorNotesKey } from '../../lambdas/adapters/stream/replies.ts';
 import { createUpstashStream } from '../../lambdas/adapters/stream/upstash.ts';
 import { ConfigError, DependencyUnavailableError, StreamGroupMissingError } from '../../lambdas/errors.ts';
 import type { EventStream } from '../../lambdas/ports.ts';
-import { compareStreamIds } from '../../lambdas/stream-ids.ts';
+import { compareStreamIds } from '../../lambdas/shared/stream-ids.ts';
 import { startUpstashRestServer, type UpstashRestServer } from '../../scripts/local-endpoints/upstash-rest.ts';
 import { TEST_REDIS_URL, uniqueName } from '../support/services.ts';
 

@@ -9,7 +9,7 @@ import { App, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ENV } from '../../lambdas/config-keys.ts';
+import { ENV } from '../../lambdas/config/keys.ts';
 import { COUNTERS, GAUGES, HISTOGRAMS } from '../../lambdas/observability/metric-names.ts';
 import { CONTEXT_DEFAULTS, configFromContext } from '../../lib/config.ts';
 import { DATA_API_ACTIONS } from '../../lib/database.ts';

@@ -4,16 +4,16 @@
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { withInvocationDeadline } from '../../lambdas/adapters/deadline.ts';
 import { createDataApiExecutor } from '../../lambdas/adapters/sql/data-api.ts';
 import { createSqsClient } from '../../lambdas/adapters/sqs/client.ts';
 import { createSqsIngestFallbackQueue } from '../../lambdas/adapters/sqs/fallback-queue.ts';
 import { createUpstashStream } from '../../lambdas/adapters/stream/upstash.ts';
-import { withInvocationDeadline } from '../../lambdas/deadline.ts';
 import { createIngestApp } from '../../lambdas/ingest/app.ts';
+import { uuidv7 } from '../../lambdas/ingest/uuidv7.ts';
 import { createQuietLogger } from '../../lambdas/observability/logger.ts';
 import { createPrometheusMetrics } from '../../lambdas/observability/prometheus-metrics.ts';
 import { type SqlExecutor, sqlUuid, systemClock } from '../../lambdas/ports.ts';
-import { uuidv7 } from '../../lambdas/uuidv7.ts';
 import { type DataApiServer, startDataApiServer } from '../../scripts/local-endpoints/data-api.ts';
 import { type LocalSqs, startLocalSqs } from '../../scripts/local-endpoints/sqs.ts';
 import { startUpstashRestServer, type UpstashRestServer } from '../../scripts/local-endpoints/upstash-rest.ts';

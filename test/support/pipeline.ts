@@ -4,11 +4,11 @@ import { type BackpressureSettings, createBackpressure } from '../../lambdas/cor
 import type { DrainSettings } from '../../lambdas/core/drain/delivery.ts';
 import { createDrainer } from '../../lambdas/core/drain/loop.ts';
 import { createIngestApp } from '../../lambdas/ingest/app.ts';
+import { uuidv7 } from '../../lambdas/ingest/uuidv7.ts';
 import { createQuietLogger } from '../../lambdas/observability/logger.ts';
 import { createPrometheusMetrics } from '../../lambdas/observability/prometheus-metrics.ts';
 import type { Clock, DeadLetterQueue, EventStream, IngestFallbackQueue, SqlExecutor } from '../../lambdas/ports.ts';
 import { systemClock } from '../../lambdas/ports.ts';
-import { uuidv7 } from '../../lambdas/uuidv7.ts';
 import { apiRequest, lambdaContext } from './events.ts';
 import { uniqueName } from './services.ts';
 

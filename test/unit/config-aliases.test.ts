@@ -1,7 +1,7 @@
 // The original EventFlow's environment names are read as ours, each with a one-line notice; ours win.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type Config, loadConfig } from '../../lambdas/config.ts';
-import { ORIGINAL_ALIASES } from '../../lambdas/config-aliases.ts';
+import { ORIGINAL_ALIASES } from '../../lambdas/config/aliases.ts';
+import { type Config, loadConfig } from '../../lambdas/config/config.ts';
 import { ConfigError } from '../../lambdas/errors.ts';
 
 /** loadConfig with the notices collected instead of printed. */

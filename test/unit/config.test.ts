@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, settingDocList } from '../../lambdas/config.ts';
+import { loadConfig, settingDocList } from '../../lambdas/config/config.ts';
 import { drainSettings } from '../../lambdas/consumer/settings.ts';
 import { ConfigError } from '../../lambdas/errors.ts';
 

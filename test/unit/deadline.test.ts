@@ -1,6 +1,5 @@
 // The per-invocation deadline every adapter reads: pure functions over AsyncLocalStorage and a clock.
 import { describe, expect, it } from 'vitest';
-import { transportFailure } from '../../lambdas/adapters/transport-failure.ts';
 import {
   CallTimeoutError,
   callTimeoutMs,
@@ -9,7 +8,8 @@ import {
   timeLeftMs,
   withCallTimeout,
   withInvocationDeadline,
-} from '../../lambdas/deadline.ts';
+} from '../../lambdas/adapters/deadline.ts';
+import { transportFailure } from '../../lambdas/adapters/transport-failure.ts';
 
 describe('callTimeoutMs', () => {
   it("is the adapter's own cap outside an invocation (scripts, the local server)", () => {

@@ -2,8 +2,8 @@
 // and every npm script.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { type SettingDoc, settingDocList } from '../../lambdas/config.ts';
-import { ORIGINAL_ALIASES } from '../../lambdas/config-aliases.ts';
+import { ORIGINAL_ALIASES } from '../../lambdas/config/aliases.ts';
+import { type SettingDoc, settingDocList } from '../../lambdas/config/config.ts';
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 

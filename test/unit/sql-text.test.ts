@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { splitStatements, toPositional } from '../../lambdas/sql-text.ts';
+import { splitStatements, toPositional } from '../../lambdas/shared/sql-text.ts';
 
 describe('toPositional', () => {
   it('numbers each name once, in order of first use', () => {
@@ -27,7 +27,7 @@ describe('splitStatements', () => {
 
 describe('sqlSegments', () => {
   it('keeps every character, in order, and marks what is opaque', async () => {
-    const { sqlSegments } = await import('../../lambdas/sql-text.ts');
+    const { sqlSegments } = await import('../../lambdas/shared/sql-text.ts');
     const sql = "SELECT 'a;b', $x$ ; $x$ /* c */ -- d\n; :p";
     const segments = sqlSegments(sql);
     expect(segments.map((s) => s.text).join('')).toBe(sql);

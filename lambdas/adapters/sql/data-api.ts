@@ -10,10 +10,10 @@ import {
   RollbackTransactionCommand,
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
-import { callSignal } from '../../deadline.ts';
 import { DependencyUnavailableError, SqlStatementError } from '../../errors.ts';
 import type { SqlExecutor, SqlParam, SqlParams, SqlResult, SqlRow } from '../../ports.ts';
-import { toPositional } from '../../sql-text.ts';
+import { toPositional } from '../../shared/sql-text.ts';
+import { callSignal } from '../deadline.ts';
 import { messageOf, transportFailure } from '../transport-failure.ts';
 import { classifyPgError } from './classify-pg.ts';
 import { positionalValues } from './values.ts';
@@ -174,7 +174,7 @@ export function createDataApiExecutor(options: DataApiExecutorOptions): SqlExecu
       // An endpoint that never answers the connect must fail fast; the answer is bounded per call below.
       requestHandler: { connectionTimeout: 3000, requestTimeout: DATA_API_CALL_CAP_MS },
     });
-  // Each call ends by its cap or the invocation's deadline (lambdas/deadline.ts), whichever comes
+  // Each call ends by its cap or the invocation's deadline (lambdas/adapters/deadline.ts), whichever comes
   // first: the abort also stops the SDK's retries, and is classified as the database being unavailable.
   const bounded = () => ({ abortSignal: callSignal(DATA_API_CALL_CAP_MS) });
   const target = { resourceArn: options.resourceArn, secretArn: options.secretArn };

@@ -1,9 +1,9 @@
 // SqlExecutor over node-postgres: direct connections (local Postgres, RDS Proxy in a VPC).
 // Never leaks pg types: rows follow the SqlRow shapes, errors are classified.
 import pg from 'pg';
-import { callTimeoutMs, withCallTimeout } from '../../deadline.ts';
 import type { SqlExecutor, SqlParams, SqlResult, SqlRow } from '../../ports.ts';
-import { toPositional } from '../../sql-text.ts';
+import { toPositional } from '../../shared/sql-text.ts';
+import { callTimeoutMs, withCallTimeout } from '../deadline.ts';
 import { classifyPgError } from './classify-pg.ts';
 import { normalizeRow, positionalValues } from './values.ts';
 
@@ -44,7 +44,7 @@ async function run<Row extends SqlRow>(
   const { text, names } = toPositional(sql);
   const values = positionalValues(names, params);
   try {
-    // Bounded by the cap or the invocation's deadline (lambdas/deadline.ts), waiting for a pooled
+    // Bounded by the cap or the invocation's deadline (lambdas/adapters/deadline.ts), waiting for a pooled
     // connection included. query_timeout makes pg drop a connection whose answer is late, so the
     // pool never hands out a client still busy with a timed-out statement.
     const timeoutMs = callTimeoutMs(capMs);

@@ -4,7 +4,7 @@
 // (where PGlite is external and absent) never import it; a static import would be hoisted there.
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import type { SqlExecutor, SqlParams, SqlResult, SqlRow } from '../../ports.ts';
-import { toPositional } from '../../sql-text.ts';
+import { toPositional } from '../../shared/sql-text.ts';
 import { classifyPgError } from './classify-pg.ts';
 import { normalizeRow, positionalValues } from './values.ts';
 

@@ -1,5 +1,5 @@
 // The SQS client both queues share: one per container, with timeouts so a black-holed endpoint fails.
-// Builds the client only; what a call may take is decided per call (lambdas/deadline.ts).
+// Builds the client only; what a call may take is decided per call (lambdas/adapters/deadline.ts).
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { MAX_WAIT_SECONDS } from './limits.ts';
 

@@ -1,8 +1,8 @@
 // The IngestFallbackQueue port over SQS: ingest parks events here while Postgres is unreachable and
 // the consumer drains them. Bodies are JSON text; never reports a refused send or delete as done.
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { callSignal, callTimeoutMs, timeLeftMs } from '../../deadline.ts';
 import type { FallbackMessage, IngestFallbackQueue } from '../../ports.ts';
+import { callSignal, callTimeoutMs, timeLeftMs } from '../deadline.ts';
 import { batchFailure, type SqsEntryFailure, sendClassified } from './errors.ts';
 import { toSqsText } from './json.ts';
 import { chunkByCount, DEFAULT_MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_WAIT_SECONDS, type OutgoingMessage } from './limits.ts';

@@ -1,13 +1,13 @@
 // Sends messages to one queue in as few SendMessageBatch calls as SQS allows (10 entries, a byte
 // budget). Never reports success for an entry SQS did not take: one thrown error names them all.
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
-import { chunkBySize } from '../../chunks.ts';
-import { callSignal } from '../../deadline.ts';
 import { DependencyUnavailableError } from '../../errors.ts';
+import { chunkBySize } from '../../shared/chunks.ts';
+import { callSignal } from '../deadline.ts';
 import { batchFailure, type SqsEntryFailure, sendClassified } from './errors.ts';
 import { MAX_BATCH_ENTRIES, messageBytes, type OutgoingMessage } from './limits.ts';
 
-/** Longest a send or delete may take (the invocation's deadline may cut it shorter: lambdas/deadline.ts). */
+/** Longest a send or delete may take (the invocation's deadline may cut it shorter: lambdas/adapters/deadline.ts). */
 export const CALL_CAP_MS = 10_000;
 
 export interface SqsQueueOptions {

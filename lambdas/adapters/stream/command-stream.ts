@@ -1,9 +1,9 @@
 // The EventStream as Redis command lines over a transport. Both adapters (ioredis over TCP, Upstash
 // over REST) send exactly these commands and parse the same replies; only the transport differs.
 
-import { callTimeoutMs } from '../../deadline.ts';
 import { StreamGroupMissingError } from '../../errors.ts';
 import type { ErrorRecord, EventStream } from '../../ports.ts';
+import { callTimeoutMs } from '../deadline.ts';
 import {
   errorNotesKey,
   parseConsumers,

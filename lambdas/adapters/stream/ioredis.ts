@@ -1,8 +1,8 @@
 // EventStream over ioredis (TCP): local Redis, ElastiCache/Valkey, Upstash over TLS.
 // Uses RESP2 so replies have the shapes replies.ts parses; never blocks a connection shared with writes.
 import { Command, type Pipeline, Redis } from 'ioredis';
-import { callTimeoutMs } from '../../deadline.ts';
 import type { EventStream } from '../../ports.ts';
+import { callTimeoutMs } from '../deadline.ts';
 import { classifyRedisError } from './classify-redis.ts';
 import { createCommandStream } from './command-stream.ts';
 
@@ -28,7 +28,7 @@ export function createIoredisStream(options: IoredisStreamOptions): EventStream 
   });
   /**
    * A command whose timer runs from now for the timeout, or less when the invocation's deadline is
-   * nearer (lambdas/deadline.ts). ioredis keeps a timer already set, so the client-wide one does not
+   * nearer (lambdas/adapters/deadline.ts). ioredis keeps a timer already set, so the client-wide one does not
    * replace it; a late reply is discarded by ioredis.
    */
   const command = (name: string, args: readonly (string | number)[]): Command => {

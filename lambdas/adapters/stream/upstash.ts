@@ -1,9 +1,9 @@
 // EventStream over Upstash's REST API (@upstash/redis): Lambdas reach Redis without a VPC or a held socket.
 // A transport for command-stream.ts (the same commands as the ioredis adapter); must never promise a blocking read.
 import { errors, Redis } from '@upstash/redis';
-import { callSignal } from '../../deadline.ts';
 import { ConfigError } from '../../errors.ts';
 import type { EventStream } from '../../ports.ts';
+import { callSignal } from '../deadline.ts';
 import { classifyRedisError } from './classify-redis.ts';
 import { type Command, createCommandStream } from './command-stream.ts';
 
@@ -64,7 +64,7 @@ export function createUpstashStream(options: UpstashStreamOptions): EventStream 
     // Only network failures are retried (a stale keep-alive socket is common on Lambda); kept short so
     // an unreachable endpoint fails fast. A retried XADD may duplicate an entry: processing is idempotent.
     retry: { retries: 2, backoff: (attempt) => 50 * 2 ** attempt },
-    // Called per request: the cap, or less when the invocation's deadline is nearer (lambdas/deadline.ts).
+    // Called per request: the cap, or less when the invocation's deadline is nearer (lambdas/adapters/deadline.ts).
     signal: () => callSignal(REQUEST_TIMEOUT_MS),
     // responseEncoding stays base64 (the default): Upstash's JSON encoding has mangled non-BMP characters.
     // Cost: the client's decoder drops a leading U+FEFF; harmless, as stream data is JSON.stringify output.

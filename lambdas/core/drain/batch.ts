@@ -3,7 +3,7 @@
 import type { DependencyUnavailableError } from '../../errors.ts';
 import type { Metrics } from '../../observability/metric-names.ts';
 import type { Clock, ErrorRecord, EventStream, Logger } from '../../ports.ts';
-import { streamIdTime } from '../../stream-ids.ts';
+import { streamIdTime } from '../../shared/stream-ids.ts';
 import { type Decision, decide, decideBatch } from './decide.ts';
 import type { BatchCounts, Delivery, DrainSettings } from './delivery.ts';
 import { RULE_VIOLATION } from './error-types.ts';

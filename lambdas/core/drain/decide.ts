@@ -3,7 +3,7 @@
 import { type AcceptedEvent, parseStreamedEvent, toStorableText } from '../../../schemas/event.ts';
 import { DependencyUnavailableError, errorMessage, errorType, SqlStatementError } from '../../errors.ts';
 import type { ErrorRecord } from '../../ports.ts';
-import { streamIdTime } from '../../stream-ids.ts';
+import { streamIdTime } from '../../shared/stream-ids.ts';
 import type { FailedRow, ProcessedRow } from '../store.ts';
 import { type Delivery, type DrainSettings, entryEventId } from './delivery.ts';
 import { enrich } from './enrich.ts';

@@ -1,14 +1,15 @@
 // (k) Cost per 1,000 events from measured counts: for single POSTs and batches of 100, on pg+ioredis (counted in
 // this process) and on data-api+upstash (+ SQS) through the local endpoints (counted in their process), the SQL
 // statements, Data API calls, Redis commands, SQS requests and handler milliseconds per event, priced with prices.ts.
+
+import { createQueues } from '../../../lambdas/adapters/deps.ts';
 import { createDataApiExecutor } from '../../../lambdas/adapters/sql/data-api.ts';
 import { createUpstashStream } from '../../../lambdas/adapters/stream/upstash.ts';
-import { loadConfig } from '../../../lambdas/config.ts';
-import { createQueues } from '../../../lambdas/deps.ts';
+import { loadConfig } from '../../../lambdas/config/config.ts';
 import { createIngestApp } from '../../../lambdas/ingest/app.ts';
+import { uuidv7 } from '../../../lambdas/ingest/uuidv7.ts';
 import { createPrometheusMetrics } from '../../../lambdas/observability/prometheus-metrics.ts';
 import { type EventStream, type SqlExecutor, systemClock } from '../../../lambdas/ports.ts';
-import { uuidv7 } from '../../../lambdas/uuidv7.ts';
 import { formatNumber } from '../../lib/stats.ts';
 import type { BenchRun } from '../context.ts';
 import { type Counts, countsSince, installCounters, snapshotCounts } from '../lib/counters.ts';

@@ -1,6 +1,6 @@
 // The original (Python) EventFlow's environment names, read as aliases of ours so that its env files keep
 // working. Pure: config.ts applies them before parsing and reports the notices; nothing here reads process.env.
-import { ENV, type EnvKey } from './config-keys.ts';
+import { ENV, type EnvKey } from './keys.ts';
 
 /** One of the original's names: what it becomes here, or why it is ignored. */
 export interface Alias {

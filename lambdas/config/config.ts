@@ -2,9 +2,9 @@
 // setting's rule, default, unit and meaning are written once, below; the Config type is inferred from them.
 // A bad value fails fast with a message naming the variable; nothing else reads process.env.
 import * as z from 'zod/mini';
-import { applyAliases } from './config-aliases.ts';
-import { ENV, type EnvKey } from './config-keys.ts';
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../errors.ts';
+import { applyAliases } from './aliases.ts';
+import { ENV, type EnvKey } from './keys.ts';
 
 /** What README's configuration table and `.env.example` say about a setting (test/unit/docs.test.ts checks both). */
 export interface SettingDoc {
@@ -75,7 +75,7 @@ const producerKeys = z.pipe(
 
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
 
-/** Every variable EventFlow reads, keyed by its name (config-keys.ts), in README's order. */
+/** Every variable EventFlow reads, keyed by its name (keys.ts), in README's order. */
 const settings = {
   [ENV.sqlDriver]: setting(z.enum(['pglite', 'pg', 'data-api'], { error: 'must be pglite, pg or data-api' }), {
     defaultNote: '`pg` if `DATABASE_URL` is set, else `pglite`',

@@ -2,15 +2,15 @@
 // port. Handlers call it once at cold start; the local runner and tests use the same functions.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Config } from './config.ts';
-import type { DeadLetterQueue, EventStream, IngestFallbackQueue, SqlExecutor } from './ports.ts';
+import type { Config } from '../config/config.ts';
+import type { DeadLetterQueue, EventStream, IngestFallbackQueue, SqlExecutor } from '../ports.ts';
 
 /** The SQL adapter for `config.sql.driver`. Drivers not chosen are never loaded. */
 export async function createSqlExecutor(config: Config): Promise<SqlExecutor> {
   const sql = config.sql;
   switch (sql.driver) {
     case 'data-api': {
-      const { createDataApiExecutor } = await import('./adapters/sql/data-api.ts');
+      const { createDataApiExecutor } = await import('./sql/data-api.ts');
       return createDataApiExecutor({
         resourceArn: sql.clusterArn,
         secretArn: sql.secretArn,
@@ -19,13 +19,13 @@ export async function createSqlExecutor(config: Config): Promise<SqlExecutor> {
       });
     }
     case 'pg': {
-      const { createPgExecutor } = await import('./adapters/sql/pg.ts');
+      const { createPgExecutor } = await import('./sql/pg.ts');
       return createPgExecutor({ connectionString: sql.url });
     }
     case 'pglite': {
       const { mkdirSync } = await import('node:fs');
       mkdirSync(sql.dataDir, { recursive: true });
-      const { createPgliteExecutor } = await import('./adapters/sql/pglite.ts');
+      const { createPgliteExecutor } = await import('./sql/pglite.ts');
       return createPgliteExecutor({ dataDir: sql.dataDir });
     }
   }
@@ -35,14 +35,14 @@ export async function createSqlExecutor(config: Config): Promise<SqlExecutor> {
 export async function createEventStream(config: Config, options: { maxBlockMs?: number } = {}): Promise<EventStream> {
   const { stream } = config;
   if (stream.driver === 'upstash') {
-    const { createUpstashStream } = await import('./adapters/stream/upstash.ts');
+    const { createUpstashStream } = await import('./stream/upstash.ts');
     const credentials =
       stream.upstash.url && stream.upstash.token
         ? { url: stream.upstash.url, token: stream.upstash.token }
-        : await (await import('./adapters/secrets.ts')).readUpstashCredentials(stream.upstash.secretArn as string);
+        : await (await import('./secrets.ts')).readUpstashCredentials(stream.upstash.secretArn as string);
     return createUpstashStream({ ...credentials, streamKey: stream.key, group: stream.group });
   }
-  const { createIoredisStream } = await import('./adapters/stream/ioredis.ts');
+  const { createIoredisStream } = await import('./stream/ioredis.ts');
   return createIoredisStream({
     url: stream.redisUrl,
     streamKey: stream.key,
@@ -56,9 +56,9 @@ export async function createQueues(config: Config): Promise<{ dlq?: DeadLetterQu
   const { dlqUrl, fallbackUrl, endpoint } = config.queues;
   if (!dlqUrl && !fallbackUrl) return {};
   const [{ createSqsClient }, { createSqsDeadLetterQueue }, { createSqsIngestFallbackQueue }] = await Promise.all([
-    import('./adapters/sqs/client.ts'),
-    import('./adapters/sqs/dead-letter-queue.ts'),
-    import('./adapters/sqs/fallback-queue.ts'),
+    import('./sqs/client.ts'),
+    import('./sqs/dead-letter-queue.ts'),
+    import('./sqs/fallback-queue.ts'),
   ]);
   const client = createSqsClient(endpoint ? { endpoint } : {});
   return {
