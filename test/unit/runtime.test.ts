@@ -1,8 +1,10 @@
 // The tests run on the Node the Lambdas run: the pinned `node` devDependency is first on npm's PATH.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { SERVICE_VERSION } from '../../lambdas/ingest/routes/service.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
   devDependencies: Record<string, string>;
   engines: { node: string };
 };
@@ -17,5 +19,11 @@ describe('the runtime the tests run on', () => {
     const fn = readFileSync(new URL('../../lib/eventflow-function.ts', import.meta.url), 'utf8');
     expect(fn).toContain('Runtime.NODEJS_24_X');
     expect(pkg.engines.node).toMatch(/^>=24/);
+  });
+});
+
+describe('the version the API reports', () => {
+  it("is package.json's (GET / and GET /health show it)", () => {
+    expect(SERVICE_VERSION).toBe(pkg.version);
   });
 });
