@@ -85,6 +85,30 @@ export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
   '@smithy/core/event-streams': 'lambdas/bundling/no-event-streams.ts',
 };
 
+/**
+ * Modules generated from source right before bundling, per entry: the bundle imports the result (package.json
+ * `imports`, condition BUNDLE_CONDITION) instead of the code that builds it. The ingest API's OpenAPI document
+ * needs zod's JSON-schema generator to build, never to serve.
+ */
+export const GENERATED_BEFORE_BUNDLING: Readonly<Record<string, readonly { script: string; output: string }[]>> = {
+  'lambdas/ingest/handler.ts': [{ script: 'scripts/build/openapi-module.ts', output: 'dist/openapi-document.mjs' }],
+};
+
+/** The package.json `imports` condition under which bundles resolve generated modules. */
+export const BUNDLE_CONDITION = 'eventflow-bundle';
+
+/**
+ * Shell commands that write an entry's generated modules, and the files they read beside the bundle, into
+ * `outputDir` (absolute paths: the hook's cwd is CDK's).
+ */
+function generateCommands(entry: string, outputDir: string): string[] {
+  const tsx = fileURLToPath(import.meta.resolve('tsx'));
+  return (GENERATED_BEFORE_BUNDLING[entry] ?? []).map(
+    ({ script, output }) =>
+      `"${process.execPath}" --import "${tsx}" "${join(PROJECT_ROOT, script)}" "${join(PROJECT_ROOT, output)}" "${outputDir}"`,
+  );
+}
+
 // esbuild's ESM output has no `require`; some CommonJS dependencies call it for Node built-ins.
 const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
@@ -99,6 +123,18 @@ export class EventFlowFunction extends NodejsFunction {
    */
   private static functionProps(scope: Construct, id: string, props: EventFlowFunctionProps) {
     const { defaults } = props;
+    const hooks = props.commandHooks;
+    const commandHooks: ICommandHooks | undefined =
+      GENERATED_BEFORE_BUNDLING[props.entry] === undefined
+        ? hooks
+        : {
+            beforeBundling: (input, output) => [
+              ...generateCommands(props.entry, output),
+              ...(hooks?.beforeBundling(input, output) ?? []),
+            ],
+            beforeInstall: (input, output) => hooks?.beforeInstall(input, output) ?? [],
+            afterBundling: (input, output) => hooks?.afterBundling(input, output) ?? [],
+          };
     const placement = props.needsVpc === false ? undefined : defaults.placement;
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: defaults.logRetention,
@@ -179,12 +215,14 @@ export class EventFlowFunction extends NodejsFunction {
         // in Lambda (Data API there), so they stay out of the bundle.
         externalModules: ['@electric-sql/pglite', 'pg-native'],
         esbuildArgs: {
+          // `module` is esbuild's default condition, which setting any condition would drop.
+          '--conditions': `${BUNDLE_CONDITION},module`,
           ...Object.fromEntries((defaults.unusedPackages ?? []).map((name) => [`--alias:${name}`, `./${NOT_BUNDLED_STUB}`])),
           ...Object.fromEntries(Object.entries(BUNDLE_ALIASES).map(([name, path]) => [`--alias:${name}`, `./${path}`])),
         },
         // Local esbuild (a devDependency) only: there is no Docker on the build machines.
         forceDockerBundling: false,
-        ...(props.commandHooks ? { commandHooks: props.commandHooks } : {}),
+        ...(commandHooks ? { commandHooks } : {}),
       },
     };
   }

@@ -3,6 +3,8 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod/mini';
+// The generator from source; in Lambda bundles the document built at bundling time (package.json imports).
+import { openApiDocument } from '#openapi-document';
 import { eventEnvelope, isEventId, MAX_BATCH_EVENTS, MAX_EVENT_BYTES } from '../../schemas/event.ts';
 import type { Backpressure } from '../core/backpressure.ts';
 import { type IngestDeps, type IngestResult, ingestEvents, validateEach, validateEvents } from '../core/ingest.ts';
@@ -13,7 +15,6 @@ import type { BatchItem } from './contract.ts';
 import { readDocsAsset, SWAGGER_PAGE } from './docs-assets.ts';
 import { errorResponses } from './error-responses.ts';
 import { correlationId, flushMetrics, HttpError, json, normalizeHeaders, requestLogger } from './http.ts';
-import { openApiDocument } from './openapi.ts';
 import { parseBody } from './parse-body.ts';
 import { requireAdmin } from './require-admin.ts';
 

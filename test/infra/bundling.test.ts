@@ -118,6 +118,14 @@ describe('bundles from a real synth', () => {
     }
   });
 
+  it('serves the OpenAPI document built at bundling time: no JSON-schema generator in the ingest bundle', () => {
+    const dir = bundleDir(functions().ingest);
+    const map = JSON.parse(readFileSync(join(dir, 'index.mjs.map'), 'utf8')) as { sources: string[] };
+    expect(map.sources.filter((source) => /zod\/v4\/core\/(to-)?json-schema/.test(source))).toEqual([]);
+    expect(map.sources.some((source) => source.endsWith('lambdas/ingest/openapi.ts'))).toBe(false);
+    expect(existsSync(join(dir, 'openapi.json'))).toBe(true);
+  });
+
   it('keeps the ingest and consumer bundles within their size budget (about 600 KB each before the credential alias)', () => {
     // Sizes, not timings: a package that sneaks back in (a credential chain, an unused driver) fails this.
     const budget = 500_000;
@@ -257,4 +265,14 @@ describe('bundles invoked like Lambda does, against local endpoints over the rea
     const lookup = await invokeBundle(functions().ingest, apiRequest('GET', `/events/${good.event_id}`), overrides);
     expect(JSON.parse(lookup.body)).toMatchObject({ status: 'processed' });
   }, 90_000);
+
+  it('ingest serves GET /openapi.json byte for byte as the app does from source', async () => {
+    const { apiRequest } = await import('../support/events.ts');
+    const { servedOpenApiText } = await import('../../scripts/build/openapi-module.ts');
+
+    const served = await invokeBundle(functions().ingest, apiRequest('GET', '/openapi.json'), overrides);
+
+    expect(served.statusCode).toBe(200);
+    expect(served.body).toBe(await servedOpenApiText());
+  }, 60_000);
 });
