@@ -74,6 +74,9 @@ const settings = {
   [ENV.upstashSecretArn]: setting(nonEmpty, {
     doc: 'Secrets Manager secret holding `{"url","token"}` (what the CDK stack sets)',
   }),
+  [ENV.secretsExtensionPort]: setting(int(1, 65535), {
+    doc: 'port of the AWS Parameters and Secrets Lambda extension: when set, `UPSTASH_SECRET_ARN` is read through it instead of the SDK (the CDK stack adds the extension and sets it)',
+  }),
   [ENV.streamKey]: setting(nonEmpty, { default: 'events', doc: 'the Redis Stream' }),
   [ENV.consumerGroup]: setting(nonEmpty, { default: 'workers', doc: "the stream's consumer group" }),
   [ENV.consumerName]: setting(nonEmpty, {
@@ -212,7 +215,12 @@ function toConfig(v: Settings, present: Record<string, string>) {
     stream: {
       driver: v.STREAM_DRIVER,
       redisUrl: v.REDIS_URL,
-      upstash: { url: v.UPSTASH_REDIS_REST_URL, token: v.UPSTASH_REDIS_REST_TOKEN, secretArn: v.UPSTASH_SECRET_ARN },
+      upstash: {
+        url: v.UPSTASH_REDIS_REST_URL,
+        token: v.UPSTASH_REDIS_REST_TOKEN,
+        secretArn: v.UPSTASH_SECRET_ARN,
+        secretsExtensionPort: v.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT,
+      },
       key: v.STREAM_KEY,
       group: v.CONSUMER_GROUP,
     },
