@@ -8,6 +8,7 @@ import { openApiDocument } from '#openapi-document';
 import { eventEnvelope, isEventId, MAX_BATCH_EVENTS, MAX_EVENT_BYTES } from '../../schemas/event.ts';
 import type { Backpressure } from '../core/backpressure.ts';
 import { type IngestDeps, type IngestResult, ingestEvents, validateEach, validateEvents } from '../core/ingest.ts';
+import type { IngestBatcher } from '../core/ingest-batcher.ts';
 import { checkHealth, type DependencyHealth, getEventStatus, readBacklog } from '../core/queries.ts';
 import { redriveFailed } from '../core/redrive.ts';
 import type { Logger } from '../ports.ts';
@@ -28,6 +29,8 @@ export interface IngestAppDeps extends IngestDeps {
   readonly adminToken?: string;
   /** When set, ingest answers 429 while the consumer group is too far behind. */
   readonly backpressure?: Backpressure;
+  /** When set (the long-lived local server), single events are written in groups (core/ingest-batcher.ts). */
+  readonly groupCommit?: IngestBatcher;
 }
 
 /** 429 with Retry-After while the consumer is too far behind (cached stream stats; fails open). */
@@ -57,7 +60,8 @@ const readEvent = parseBody(eventEnvelope, { maxBytes: SINGLE_BODY_BYTES, subjec
 
 const postEvent: Route = async (request, deps) => {
   await refuseWhileBehind(deps);
-  const [result] = await acceptAndStore([readEvent(request)], deps, () => '');
+  const valid = validateEvents([readEvent(request)], { receivedAt: deps.clock.now(), newId: deps.newId, pathOf: () => '' });
+  const [result] = await (deps.groupCommit ? deps.groupCommit.ingest(valid, deps) : ingestEvents(valid, deps));
   if (!result) throw new Error('ingest returned no result');
   if (result.status === 'conflict') {
     throw new HttpError(409, 'event_id_conflict', `${result.event_id}: ${result.message}`);
