@@ -12,6 +12,14 @@ export const START_BUNDLE_DIR = join(ROOT, 'dist/start');
 export const START_BUNDLE = join(START_BUNDLE_DIR, 'start.mjs');
 
 /**
+ * The node flags `npm start` runs the bundle with (package.json's start script spells them out; a test compares).
+ * A small young generation (2 MiB semi-spaces instead of up to 16): scavenges stay short, which shortened the tail
+ * latency under load, and the heap does not grow to the young generation's full size (server RSS after the
+ * bench's HTTP phase 153 MiB instead of 260 MiB).
+ */
+export const START_NODE_FLAGS = ['--enable-source-maps', '--max-semi-space-size=2'] as const;
+
+/**
  * Bundles scripts/start.ts and the project's own modules; npm packages stay external (resolved from node_modules as
  * from source). Two rules keep it equivalent to running the sources:
  * - the output sits two folders below the root, as the sources do (lambdas/x/, scripts/lib/), so paths built from

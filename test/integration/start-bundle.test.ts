@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildStartBundle } from '../../scripts/build/start-bundle.ts';
+import { buildStartBundle, START_NODE_FLAGS } from '../../scripts/build/start-bundle.ts';
 import { baseEnv, freePort, ManagedProcess, REPO_ROOT } from '../support/child-processes.ts';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase, uniqueName } from '../support/services.ts';
 
@@ -18,6 +18,13 @@ beforeAll(async () => {
 
 afterAll(() => {
   rmSync(outdir, { recursive: true, force: true });
+});
+
+it('is what `npm start` runs: prestart builds it, start runs it on node with START_NODE_FLAGS', () => {
+  const { scripts } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+
+  expect(scripts.prestart).toBe('tsx scripts/build/start-bundle.ts');
+  expect(scripts.start).toBe(`node ${START_NODE_FLAGS.join(' ')} dist/start/start.mjs`);
 });
 
 it('holds no TypeScript loader or bundler: only node built-ins and runtime packages are imported', () => {
@@ -46,7 +53,7 @@ describe.each([
   beforeAll(async () => {
     db = await createTestDatabase({ migrate: false });
     const port = await freePort();
-    const child = spawn(process.execPath, ['--enable-source-maps', join(outdir, 'start.mjs')], {
+    const child = spawn(process.execPath, [...START_NODE_FLAGS, join(outdir, 'start.mjs')], {
       cwd: REPO_ROOT,
       env: {
         ...baseEnv(),

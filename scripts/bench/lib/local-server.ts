@@ -1,7 +1,7 @@
 // Starts `npm start`'s server (scripts/start.ts bundled as `npm start` builds it, on plain node) as a child process
 // on this run's database and a stream key of its own; stopped by the run's cleanup with SIGTERM, as Ctrl-C stops it.
 import { join } from 'node:path';
-import { buildStartBundle } from '../../build/start-bundle.ts';
+import { buildStartBundle, START_NODE_FLAGS } from '../../build/start-bundle.ts';
 import type { BenchRun } from '../context.ts';
 import { type StartedChild, startChild } from './http-load.ts';
 
@@ -17,7 +17,7 @@ export async function startLocalServer(
 ): Promise<StartedChild> {
   built ??= buildStartBundle(BUNDLE_DIR);
   await built;
-  const args = ['--enable-source-maps', join(BUNDLE_DIR, 'start.mjs'), ...(mode === 'all' ? [] : [`--${mode}`])];
+  const args = [...START_NODE_FLAGS, join(BUNDLE_DIR, 'start.mjs'), ...(mode === 'all' ? [] : [`--${mode}`])];
   return startChild(
     run,
     args,
