@@ -2,13 +2,14 @@
 // access and set the matching env var in one call. Must never grant `*` where a resource ARN exists.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { type Duration, type RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { type ICommandHooks, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { FactName, RegionInfo } from 'aws-cdk-lib/region-info';
 import type { Construct } from 'constructs';
 import { ENV, type EnvKey } from '../lambdas/config/keys.ts';
 
@@ -83,7 +84,38 @@ export const NOT_BUNDLED_STUB = 'lambdas/adapters/not-bundled.ts';
 export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
   '@aws-sdk/credential-provider-node': 'lambdas/bundling/credentials-from-env.ts',
   '@smithy/core/event-streams': 'lambdas/bundling/no-event-streams.ts',
+  // The Upstash secret is read through the Parameters and Secrets extension (bindStream adds it).
+  '@aws-sdk/client-secrets-manager': 'lambdas/bundling/no-secrets-manager.ts',
 };
+
+/** The Parameters and Secrets extension's version; CDK knows its layer ARN per region and architecture. */
+export const SECRETS_EXTENSION_VERSION = lambda.ParamsAndSecretsVersions.V1_0_103;
+/** The extension's default port, set explicitly: the Lambdas read the secret through it only when it is set. */
+export const SECRETS_EXTENSION_PORT = 2773;
+
+/**
+ * Modules generated from source right before bundling, per entry: the bundle imports the result (package.json
+ * `imports`, condition BUNDLE_CONDITION) instead of the code that builds it. The ingest API's OpenAPI document
+ * needs zod's JSON-schema generator to build, never to serve.
+ */
+export const GENERATED_BEFORE_BUNDLING: Readonly<Record<string, readonly { script: string; output: string }[]>> = {
+  'lambdas/ingest/handler.ts': [{ script: 'scripts/build/openapi-module.ts', output: 'dist/openapi-document.mjs' }],
+};
+
+/** The package.json `imports` condition under which bundles resolve generated modules. */
+export const BUNDLE_CONDITION = 'eventflow-bundle';
+
+/**
+ * Shell commands that write an entry's generated modules, and the files they read beside the bundle, into
+ * `outputDir` (absolute paths: the hook's cwd is CDK's).
+ */
+function generateCommands(entry: string, outputDir: string): string[] {
+  const tsx = fileURLToPath(import.meta.resolve('tsx'));
+  return (GENERATED_BEFORE_BUNDLING[entry] ?? []).map(
+    ({ script, output }) =>
+      `"${process.execPath}" --import "${tsx}" "${join(PROJECT_ROOT, script)}" "${join(PROJECT_ROOT, output)}" "${outputDir}"`,
+  );
+}
 
 // esbuild's ESM output has no `require`; some CommonJS dependencies call it for Node built-ins.
 const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
@@ -99,6 +131,18 @@ export class EventFlowFunction extends NodejsFunction {
    */
   private static functionProps(scope: Construct, id: string, props: EventFlowFunctionProps) {
     const { defaults } = props;
+    const hooks = props.commandHooks;
+    const commandHooks: ICommandHooks | undefined =
+      GENERATED_BEFORE_BUNDLING[props.entry] === undefined
+        ? hooks
+        : {
+            beforeBundling: (input, output) => [
+              ...generateCommands(props.entry, output),
+              ...(hooks?.beforeBundling(input, output) ?? []),
+            ],
+            beforeInstall: (input, output) => hooks?.beforeInstall(input, output) ?? [],
+            afterBundling: (input, output) => hooks?.afterBundling(input, output) ?? [],
+          };
     const placement = props.needsVpc === false ? undefined : defaults.placement;
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: defaults.logRetention,
@@ -179,12 +223,14 @@ export class EventFlowFunction extends NodejsFunction {
         // in Lambda (Data API there), so they stay out of the bundle.
         externalModules: ['@electric-sql/pglite', 'pg-native'],
         esbuildArgs: {
+          // `module` is esbuild's default condition, which setting any condition would drop.
+          '--conditions': `${BUNDLE_CONDITION},module`,
           ...Object.fromEntries((defaults.unusedPackages ?? []).map((name) => [`--alias:${name}`, `./${NOT_BUNDLED_STUB}`])),
           ...Object.fromEntries(Object.entries(BUNDLE_ALIASES).map(([name, path]) => [`--alias:${name}`, `./${path}`])),
         },
         // Local esbuild (a devDependency) only: there is no Docker on the build machines.
         forceDockerBundling: false,
-        ...(props.commandHooks ? { commandHooks: props.commandHooks } : {}),
+        ...(commandHooks ? { commandHooks } : {}),
       },
     };
   }
@@ -196,11 +242,31 @@ export class EventFlowFunction extends NodejsFunction {
     return this;
   }
 
-  /** The Redis stream (Upstash REST or ElastiCache): env plus the secret read when there is one. */
+  /**
+   * The Redis stream (Upstash REST or ElastiCache): env plus the secret read when there is one, through the
+   * Parameters and Secrets extension (no Secrets Manager client in the bundle).
+   */
   bindStream(target: StreamTarget): this {
     this.setEnvironment(target.streamEnvironment);
     target.grantConnect(this);
+    if (target.streamEnvironment[ENV.upstashSecretArn] !== undefined) this.addSecretsExtension();
     return this;
+  }
+
+  /**
+   * The AWS Parameters and Secrets Lambda extension as a layer, with the ARN CDK's region facts hold for this
+   * region and architecture (a deploy-time mapping when the stack's region is not known at synth).
+   */
+  private addSecretsExtension(): void {
+    if (this.node.tryFindChild('ParamsAndSecretsLayer')) return;
+    const stack = Stack.of(this);
+    const architecture = this.architecture.name;
+    const arn = Token.isUnresolved(stack.region)
+      ? stack.regionalFact(FactName.paramsAndSecretsLambdaLayer(SECRETS_EXTENSION_VERSION, architecture))
+      : RegionInfo.get(stack.region).paramsAndSecretsLambdaLayerArn(SECRETS_EXTENSION_VERSION, architecture);
+    if (!arn) throw new Error(`no Parameters and Secrets extension layer for ${stack.region} (${architecture})`);
+    this.addLayers(lambda.LayerVersion.fromLayerVersionArn(this, 'ParamsAndSecretsLayer', arn));
+    this.addEnvironment(ENV.secretsExtensionPort, String(SECRETS_EXTENSION_PORT));
   }
 
   /**

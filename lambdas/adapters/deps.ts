@@ -36,10 +36,8 @@ export async function createEventStream(config: Config, options: { maxBlockMs?: 
   const { stream } = config;
   if (stream.driver === 'upstash') {
     const { createUpstashStream } = await import('./stream/upstash.ts');
-    const credentials =
-      stream.upstash.url && stream.upstash.token
-        ? { url: stream.upstash.url, token: stream.upstash.token }
-        : await (await import('./secrets.ts')).readUpstashCredentials(stream.upstash.secretArn as string);
+    const { url, token, secretArn, secretsExtensionPort } = stream.upstash;
+    const credentials = url && token ? { url, token } : await readSecret(secretArn as string, secretsExtensionPort);
     return createUpstashStream({ ...credentials, streamKey: stream.key, group: stream.group });
   }
   const { createIoredisStream } = await import('./stream/ioredis.ts');
@@ -48,6 +46,17 @@ export async function createEventStream(config: Config, options: { maxBlockMs?: 
     streamKey: stream.key,
     group: stream.group,
     maxBlockMs: options.maxBlockMs ?? 0,
+  });
+}
+
+/** The Upstash credentials: through the Lambda extension when it is configured (no SDK client), else the SDK. */
+async function readSecret(secretArn: string, extensionPort: number | undefined) {
+  const secrets = await import('./secrets.ts');
+  if (extensionPort === undefined) return secrets.readUpstashCredentials(secretArn);
+  // Lambda's session token authenticates calls to the extension (AWS's contract, not one of our settings).
+  return secrets.readUpstashCredentialsFromExtension(secretArn, {
+    port: extensionPort,
+    sessionToken: process.env.AWS_SESSION_TOKEN,
   });
 }
 

@@ -42,7 +42,12 @@ function toConfig(v: Settings, present: Record<string, string>) {
     stream: {
       driver: v.STREAM_DRIVER,
       redisUrl: v.REDIS_URL,
-      upstash: { url: v.UPSTASH_REDIS_REST_URL, token: v.UPSTASH_REDIS_REST_TOKEN, secretArn: v.UPSTASH_SECRET_ARN },
+      upstash: {
+        url: v.UPSTASH_REDIS_REST_URL,
+        token: v.UPSTASH_REDIS_REST_TOKEN,
+        secretArn: v.UPSTASH_SECRET_ARN,
+        secretsExtensionPort: v.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT,
+      },
       key: v.STREAM_KEY,
       group: v.CONSUMER_GROUP,
     },

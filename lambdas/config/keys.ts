@@ -15,6 +15,7 @@ export const ENV = {
   upstashUrl: 'UPSTASH_REDIS_REST_URL',
   upstashToken: 'UPSTASH_REDIS_REST_TOKEN',
   upstashSecretArn: 'UPSTASH_SECRET_ARN',
+  secretsExtensionPort: 'PARAMETERS_SECRETS_EXTENSION_HTTP_PORT',
   streamKey: 'STREAM_KEY',
   consumerGroup: 'CONSUMER_GROUP',
   consumerName: 'CONSUMER_NAME',

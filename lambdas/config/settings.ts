@@ -105,6 +105,9 @@ const settings = {
   [ENV.upstashSecretArn]: setting(nonEmpty, {
     doc: 'Secrets Manager secret holding `{"url","token"}` (what the CDK stack sets)',
   }),
+  [ENV.secretsExtensionPort]: setting(int(1, 65535), {
+    doc: 'port of the AWS Parameters and Secrets Lambda extension: when set, `UPSTASH_SECRET_ARN` is read through it instead of the SDK (the CDK stack adds the extension and sets it)',
+  }),
   [ENV.streamKey]: setting(nonEmpty, { default: 'events', doc: 'the Redis Stream' }),
   [ENV.consumerGroup]: setting(nonEmpty, { default: 'workers', doc: "the stream's consumer group" }),
   [ENV.consumerName]: setting(nonEmpty, {

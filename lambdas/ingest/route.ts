@@ -3,6 +3,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { Backpressure } from '../core/backpressure.ts';
 import type { IngestDeps } from '../core/ingest.ts';
+import type { IngestBatcher } from '../core/ingest-batcher.ts';
 import type { Logger } from '../ports.ts';
 
 export interface IngestAppDeps extends IngestDeps {
@@ -16,6 +17,8 @@ export interface IngestAppDeps extends IngestDeps {
    * name is the producer. The deployed API leaves it unset: API Gateway checks keys and names the key id.
    */
   readonly producerKeys?: ReadonlyMap<string, string>;
+  /** When set (the long-lived local server), single events are written in groups (core/ingest-batcher.ts). */
+  readonly groupCommit?: IngestBatcher;
 }
 
 export type Route = (request: RouteRequest, deps: IngestAppDeps) => Promise<APIGatewayProxyResult>;

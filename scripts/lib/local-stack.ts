@@ -14,6 +14,7 @@ import { drainSettings } from '../../lambdas/consumer/settings.ts';
 import { createBackpressure } from '../../lambdas/core/backpressure.ts';
 import type { DrainSummary } from '../../lambdas/core/drain/delivery.ts';
 import { createDrainer } from '../../lambdas/core/drain/loop.ts';
+import { createIngestBatcher } from '../../lambdas/core/ingest-batcher.ts';
 import { migrate } from '../../lambdas/core/migrations.ts';
 import { errorMessage } from '../../lambdas/errors.ts';
 import { createIngestApp } from '../../lambdas/ingest/app.ts';
@@ -259,6 +260,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         ...(config.adminToken ? { adminToken: config.adminToken } : {}),
         ...(config.producerKeys ? { producerKeys: config.producerKeys } : {}),
         backpressure: createBackpressure({ stream, clock: systemClock, logger }, config.backpressure),
+        // Concurrent single POSTs share one INSERT and one XADD (the Lambda handler writes each on its own).
+        groupCommit: createIngestBatcher(),
       });
       url = `http://${host(config)}:${(server.address() as AddressInfo).port}`;
     }

@@ -4,7 +4,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runWithDeadline } from '../../lambdas/adapters/deadline.ts';
-import { readUpstashCredentials } from '../../lambdas/adapters/secrets.ts';
+import { readUpstashCredentials, readUpstashCredentialsFromExtension } from '../../lambdas/adapters/secrets.ts';
 import { createDataApiExecutor } from '../../lambdas/adapters/sql/data-api.ts';
 import { createPgExecutor } from '../../lambdas/adapters/sql/pg.ts';
 import { createSqsClient } from '../../lambdas/adapters/sqs/client.ts';
@@ -190,6 +190,19 @@ const CASES: Case[] = [
           client.destroy();
           await silent.close();
         },
+      };
+    },
+  },
+  {
+    adapter: 'Parameters and Secrets extension',
+    dependency: 'stream',
+    async open() {
+      const silent = await startSilentServer();
+      const { hostname, port } = new URL(silent.url);
+      const options = { host: hostname, port: Number(port), sessionToken: 'token' };
+      return {
+        calls: [['read the Upstash secret', () => readUpstashCredentialsFromExtension(ARNS.secretArn, options)]],
+        close: () => silent.close(),
       };
     },
   },

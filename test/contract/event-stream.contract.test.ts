@@ -1,6 +1,5 @@
 // The EventStream port's specification, run unchanged against every adapter on the real local Redis
-// (@upstash/redis through the local REST endpoint). Never mocks Redis; every test owns its stream key.
-
+// (Upstash REST over fetch through the local REST endpoint). Never mocks Redis; every test owns its stream key.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -48,7 +47,7 @@ const ADAPTERS: AdapterUnderTest[] = [
     },
   },
   {
-    name: '@upstash/redis over the local REST endpoint',
+    name: 'Upstash REST (fetch) over the local REST endpoint',
     blocks: false,
     async start() {
       const server = await startUpstashRestServer({ redisUrl: TEST_REDIS_URL, token: uniqueName('token') });
@@ -552,7 +551,7 @@ describe('createUpstashStream', () => {
     }
   });
 
-  it('drops a leading U+FEFF: a known limit of the client’s base64 decoding (JSON.stringify never starts with one)', async () => {
+  it('keeps a leading U+FEFF (the SDK’s base64 decoder dropped it)', async () => {
     const server = await startUpstashRestServer({ redisUrl: TEST_REDIS_URL, token: uniqueName('token') });
     const streamKey = uniqueName('ef_contract');
     const stream = createUpstashStream({ url: server.url, token: server.token, streamKey, group: 'g' });
@@ -562,7 +561,7 @@ describe('createUpstashStream', () => {
 
       const entries = await stream.readNew('c1', { count: 10 });
 
-      expect(entries.map((entry) => entry.data)).toEqual(['{"a":1}', 'inner \uFEFF kept']);
+      expect(entries.map((entry) => entry.data)).toEqual(['\uFEFF{"a":1}', 'inner \uFEFF kept']);
     } finally {
       await admin.del(streamKey);
       await server.close();

@@ -1,13 +1,12 @@
 // One table of "could not reach it" errors fed through every adapter's classifier: each must call
 // every one of them DependencyUnavailableError for its own dependency, and none of the others.
-import { errors as upstashErrors } from '@upstash/redis';
 import { describe, expect, it } from 'vitest';
 import { classifySecretsError } from '../../lambdas/adapters/secrets.ts';
 import { classifyPgError } from '../../lambdas/adapters/sql/classify-pg.ts';
 import { classifyDataApiError } from '../../lambdas/adapters/sql/data-api.ts';
 import { classifySqsError } from '../../lambdas/adapters/sqs/errors.ts';
 import { classifyRedisError } from '../../lambdas/adapters/stream/classify-redis.ts';
-import { classifyUpstashError } from '../../lambdas/adapters/stream/upstash.ts';
+import { classifyUpstashError, UpstashError, UpstashJSONParseError } from '../../lambdas/adapters/stream/upstash.ts';
 import { transportFailure } from '../../lambdas/adapters/transport-failure.ts';
 import { type Dependency, DependencyUnavailableError, isTransient, SqlStatementError } from '../../lambdas/errors.ts';
 
@@ -115,11 +114,8 @@ const UNREACHABLE: Array<[string, () => unknown]> = [
     'Redis reply BUSY',
     () => new Error('BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSCRIPT.'),
   ],
-  [
-    'a gateway page where JSON was expected (Upstash)',
-    () => new upstashErrors.UpstashJSONParseError('<html>502 Bad Gateway</html>'),
-  ],
-  ['Upstash rate limit', () => new upstashErrors.UpstashError('ERR max daily request limit exceeded')],
+  ['a gateway page where JSON was expected (Upstash)', () => new UpstashJSONParseError('<html>502 Bad Gateway</html>', 502)],
+  ['Upstash rate limit', () => new UpstashError('ERR max daily request limit exceeded', 400)],
 ];
 
 /** Errors that are not about reaching the service: no adapter may call them an outage. */

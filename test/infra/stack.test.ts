@@ -195,6 +195,23 @@ describe('Lambda functions', () => {
     });
   });
 
+  it('reads the Upstash secret through the Parameters and Secrets extension (its arm64 layer, by region); migrate has none', () => {
+    for (const fn of [fns.ingest, fns.consumer]) {
+      const props = functionProps(s, fn);
+      expect(props.Environment.Variables[ENV.secretsExtensionPort]).toBe('2773');
+      expect(props.Layers).toHaveLength(1);
+      // The stack's region is known only at deploy time: CDK maps it to the extension's layer ARN.
+      const layer = JSON.stringify(props.Layers[0]);
+      expect(layer).toContain('Fn::FindInMap');
+      const mapping = Object.values(s.json.Mappings ?? {}).find((m) => JSON.stringify(m).includes('Parameters-and-Secrets'));
+      expect(JSON.stringify(mapping)).toContain(
+        'arn:aws:lambda:us-east-1:177933569100:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:',
+      );
+    }
+    expect(functionProps(s, fns.migrate).Layers).toBeUndefined();
+    expect(functionProps(s, fns.migrate).Environment.Variables).not.toHaveProperty(ENV.secretsExtensionPort);
+  });
+
   it('keeps every function out of the VPC in the Upstash variant', () => {
     for (const fn of Object.values(fns)) expect(functionProps(s, fn).VpcConfig).toBeUndefined();
   });
@@ -788,6 +805,7 @@ describe('ElastiCache variant', () => {
       expect(props.Environment.Variables[ENV.streamDriver]).toBe('ioredis');
       expect(JSON.stringify(props.Environment.Variables[ENV.redisUrl])).toContain('rediss://');
       expect(props.Environment.Variables).not.toHaveProperty(ENV.upstashSecretArn);
+      expect(props.Layers).toBeUndefined();
     }
     // Migrations only need the Data API, so they stay outside the VPC.
     expect(functionProps(s, s.stack.node.findChild('Migrations').node.findChild('Handler')).VpcConfig).toBeUndefined();

@@ -24,9 +24,15 @@ async function refuseWhileBehind(deps: IngestAppDeps): Promise<void> {
 
 /** Validates every event (all or nothing), then stores and publishes them; core errors map in errorResponses. */
 function acceptAndStore(inputs: readonly unknown[], request: RouteRequest, deps: IngestAppDeps, pathOf: (i: number) => string) {
-  const context = { receivedAt: deps.clock.now(), newId: deps.newId, pathOf, producer: request.producer };
-  return ingestEvents(validateEvents(inputs, context), deps);
+  return ingestEvents(validateEvents(inputs, validationContext(request, deps, pathOf)), deps);
 }
+
+const validationContext = (request: RouteRequest, deps: IngestAppDeps, pathOf: (i: number) => string) => ({
+  receivedAt: deps.clock.now(),
+  newId: deps.newId,
+  pathOf,
+  producer: request.producer,
+});
 
 // The envelope is checked here so a bad event is a 400 before anything else; the core checks it again
 // (and fills the defaults) because that is its own promise, whoever calls it.
@@ -34,7 +40,12 @@ const readEvent = parseBody(eventEnvelope, { maxBytes: SINGLE_BODY_BYTES, subjec
 
 export const postEvent: Route = async (request, deps) => {
   await refuseWhileBehind(deps);
-  const [result] = await acceptAndStore([readEvent(request)], request, deps, () => '');
+  const valid = validateEvents(
+    [readEvent(request)],
+    validationContext(request, deps, () => ''),
+  );
+  // The local server writes concurrent single events in groups; the Lambda serves one request per call.
+  const [result] = await (deps.groupCommit ? deps.groupCommit.ingest(valid, deps) : ingestEvents(valid, deps));
   if (!result) throw new Error('ingest returned no result');
   if (result.status === 'conflict') {
     throw new HttpError(409, 'event_id_conflict', `${result.event_id}: ${result.message}`);
@@ -76,12 +87,7 @@ export const postBatch: Route = async (request, deps) => {
     const results = await acceptAndStore(events, request, deps, pathOf);
     return batchResponse(results.map((result, index) => ({ ...asBatchItem(result), index })));
   }
-  const { valid, items } = validateEach(events, {
-    receivedAt: deps.clock.now(),
-    newId: deps.newId,
-    pathOf,
-    producer: request.producer,
-  });
+  const { valid, items } = validateEach(events, validationContext(request, deps, pathOf));
   const stored = valid.events.length > 0 ? await ingestEvents(valid, deps) : [];
   return batchResponse(
     items.map((item, index): BatchItem => {

@@ -1,9 +1,11 @@
 // The service's own routes: health, backlog summary, and the API's documentation (OpenAPI, Swagger UI).
+
+// The generator from source; in Lambda bundles the document built at bundling time (package.json imports).
+import { openApiDocument } from '#openapi-document';
 import { eventEnvelope } from '../../../schemas/event.ts';
 import { checkHealth, type DependencyHealth, readBacklog } from '../../core/queries.ts';
 import { readDocsAsset, SWAGGER_PAGE } from '../docs-assets.ts';
 import { HttpError, json } from '../http.ts';
-import { openApiDocument } from '../openapi.ts';
 import type { Route } from '../route.ts';
 import { redriveBody } from './admin.ts';
 import { batchBody } from './events.ts';

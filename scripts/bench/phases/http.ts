@@ -15,7 +15,7 @@ const epochMs = () => performance.timeOrigin + performance.now();
 export async function phaseHttp(run: BenchRun): Promise<void> {
   const phase = '(h) HTTP, npm start';
   const { events, quick } = run.options;
-  run.progress(`${phase}: starting scripts/start.ts (API and consumer) on this run's database`);
+  run.progress(`${phase}: starting the bundled scripts/start.ts (API and consumer) on this run's database`);
   const { child, match: url } = await startLocalServer(run, run.streamKey('http'), 'all');
   const client = httpSender(url, HTTP_CONCURRENCY);
   await ingest(run, client.send, 'warm-up', 200, { batch: null, concurrency: 4 });
@@ -45,7 +45,7 @@ export async function phaseHttp(run: BenchRun): Promise<void> {
     phase,
     'server RSS after the load',
     rss === null ? '-' : formatMiB(rss),
-    'one process (node --import tsx scripts/start.ts); goal ≤ 100 MB',
+    'one process (node dist/start/start.mjs, as `npm start` runs it); goal ≤ 100 MB',
   );
   run.phaseDone(phase);
 }
