@@ -21,6 +21,7 @@ import { migrate } from '../../lambdas/core/migrations.ts';
 import { DependencyUnavailableError, isTransient, SqlStatementError } from '../../lambdas/errors.ts';
 import { type SqlExecutor, sqlJson, sqlUuid } from '../../lambdas/ports.ts';
 import { startDataApiServer } from '../../scripts/local-endpoints/data-api.ts';
+import { FRESH_MIGRATIONS } from '../support/migrations.ts';
 import { ADMIN_DATABASE_URL, createTestDatabase, type TestDatabase } from '../support/services.ts';
 
 const ARNS = {
@@ -193,10 +194,10 @@ describe.each(harnesses)('SqlExecutor contract: $name', (harness) => {
   };
 
   it('applies the migrations through the executor once; applying them again is a no-op', async () => {
-    expect(running.applied).toEqual(['001_initial']);
+    expect(running.applied).toEqual(FRESH_MIGRATIONS);
     expect(await migrate(sql, loadMigrations())).toEqual([]);
     const versions = await sql.query('SELECT version FROM schema_migrations ORDER BY version');
-    expect(versions.rows).toEqual([{ version: '001_initial' }]);
+    expect(versions.rows).toEqual(FRESH_MIGRATIONS.map((version) => ({ version })));
   });
 
   it('round-trips unicode, quotes, backslashes, SQL-looking text, null and nested JSON unchanged', async () => {
@@ -277,7 +278,7 @@ describe.each(harnesses)('SqlExecutor contract: $name', (harness) => {
         without_zone: '2026-01-02T03:04:05.678Z',
         day: '2026-01-02',
         past_2_53: '9007199254740993',
-        counted: '1',
+        counted: String(FRESH_MIGRATIONS.length),
         exact: '1.50',
         int4: 42,
         float: 0.5,

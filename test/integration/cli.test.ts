@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgExecutor } from '../../lambdas/adapters/sql/pg.ts';
 import type { SqlExecutor } from '../../lambdas/ports.ts';
 import { type LocalStack, startLocalStack } from '../../scripts/lib/local-stack.ts';
+import { FRESH_MIGRATIONS } from '../support/migrations.ts';
 import { freePort, runScript } from '../support/processes.ts';
 import { countRows, createTestDatabase, TEST_REDIS_URL, type TestDatabase, uniqueName } from '../support/services.ts';
 
@@ -33,11 +34,11 @@ describe('npm run migrate', () => {
   it('applies the schema once and says so, then reports it up to date', async () => {
     const first = runScript('scripts/migrate.ts', [], env);
     expect(await first.exited()).toBe(0);
-    expect(first.output()).toMatch(/applied 001_initial to Postgres at 127\.0\.0\.1:5432\/ef_test_/);
+    expect(first.output()).toContain(`applied ${FRESH_MIGRATIONS.join(', ')} to Postgres at 127.0.0.1:5432/ef_test_`);
     const second = runScript('scripts/migrate.ts', [], env);
     expect(await second.exited()).toBe(0);
     expect(second.output()).toMatch(/is up to date/);
-    expect(await countRows(sql, 'schema_migrations')).toBe(1);
+    expect(await countRows(sql, 'schema_migrations')).toBe(FRESH_MIGRATIONS.length);
   });
 });
 
