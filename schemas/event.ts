@@ -210,12 +210,16 @@ export function validateStreamedEvent(value: unknown): AcceptedEvent | null {
 
 const UUID =
   /^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
-/** `Date#toISOString()` output (what the ingest writes), fields in range; days past 28 checked by a round trip. */
+/** `Date#toISOString()` output (what the ingest writes), every field in range, the day within its month. */
 const ISO_UTC_MS = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
 const isIsoUtcMs = (value: unknown): value is string =>
   typeof value === 'string' &&
   ISO_UTC_MS.test(value) &&
-  (Number(value.slice(8, 10)) <= 28 || new Date(value).toISOString() === value);
+  Number(value.slice(8, 10)) <= daysInMonth(Number(value.slice(0, 4)), Number(value.slice(5, 7)));
 const isEventType = (value: unknown): value is EventType => (EVENT_TYPES as readonly unknown[]).includes(value);
 
 /**
