@@ -89,8 +89,12 @@ export interface EventStream {
   ensureGroup(): Promise<void>;
   /** XADD <key> * data <data> for each item, in one round trip. Returns the new ids in order. */
   add(data: readonly string[]): Promise<string[]>;
-  /** XREADGROUP GROUP <group> <consumer> COUNT <count> [BLOCK <blockMs>] STREAMS <key> > */
-  readNew(consumer: string, options: { count: number; blockMs?: number }): Promise<StreamEntry[]>;
+  /**
+   * XREADGROUP GROUP <group> <consumer> COUNT <count> [BLOCK <blockMs>] STREAMS <key> >. With `ack`,
+   * XACK <ack…> first, in the same round trip (the drain acknowledges one batch with its next read);
+   * when the call throws, the caller cannot tell whether the XACK ran and sends it again (idempotent).
+   */
+  readNew(consumer: string, options: { count: number; blockMs?: number; ack?: readonly string[] }): Promise<StreamEntry[]>;
   /** XPENDING <key> <group> IDLE <minIdleMs> - + <count> [consumer] */
   pending(options: { minIdleMs: number; count: number; consumer?: string }): Promise<PendingEntry[]>;
   /**

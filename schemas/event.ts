@@ -206,7 +206,11 @@ export function acceptEnvelope(
   };
 }
 
-/** Parses a stream entry's `data` back into an event; null when it is not one. */
+/**
+ * Parses a stream entry's `data` back into an event; null when it is not one. Entries in the exact
+ * shape the ingest writes skip zod (a cheap check accepts only what zod accepts unchanged); anything
+ * else, poison entries included, gets the full check.
+ */
 export function parseStreamedEvent(data: string | null): AcceptedEvent | null {
   if (data === null) return null;
   let value: unknown;
@@ -215,8 +219,53 @@ export function parseStreamedEvent(data: string | null): AcceptedEvent | null {
   } catch {
     return null;
   }
+  return hasIngestShape(value) ? value : validateStreamedEvent(value);
+}
+
+/** The full check of a parsed stream entry (zod): the event it holds, or null. */
+export function validateStreamedEvent(value: unknown): AcceptedEvent | null {
   const parsed = streamedEvent.safeParse(value);
   return parsed.success ? (parsed.data as AcceptedEvent) : null;
+}
+
+const UUID =
+  /^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
+/** `Date#toISOString()` output (what the ingest writes), every field in range, the day within its month. */
+const ISO_UTC_MS = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+const isIsoUtcMs = (value: unknown): value is string =>
+  typeof value === 'string' &&
+  ISO_UTC_MS.test(value) &&
+  Number(value.slice(8, 10)) <= daysInMonth(Number(value.slice(0, 4)), Number(value.slice(5, 7)));
+const isEventType = (value: unknown): value is EventType => (EVENT_TYPES as readonly unknown[]).includes(value);
+
+/**
+ * True only for a value `validateStreamedEvent` returns unchanged: exactly the six fields the ingest
+ * writes, each of the type and format it writes (a subset of what zod accepts, checked in
+ * test/unit/event-contract.test.ts), and properties a plain object without an own `__proto__` key
+ * (zod would drop it). Anything else is not an error here, only a reason for the full check.
+ */
+export function hasIngestShape(value: unknown): value is AcceptedEvent {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const event = value as Record<string, unknown>;
+  const properties = event.properties;
+  return (
+    Object.keys(event).length === 6 &&
+    typeof event.event_id === 'string' &&
+    UUID.test(event.event_id) &&
+    isEventType(event.event_type) &&
+    (event.user_id === null || typeof event.user_id === 'string') &&
+    isIsoUtcMs(event.timestamp) &&
+    isIsoUtcMs(event.received_at) &&
+    typeof properties === 'object' &&
+    properties !== null &&
+    !Array.isArray(properties) &&
+    Object.getPrototypeOf(properties) === Object.prototype &&
+    !Object.hasOwn(properties, '__proto__')
+  );
 }
 
 const isoUtc = z.iso.datetime({ offset: true });

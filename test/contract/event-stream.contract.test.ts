@@ -214,6 +214,33 @@ function describeEventStreamConformance(adapter: AdapterUnderTest): void {
       expect(await stream.readNew('c1', { count: 10 })).toEqual([]);
     });
 
+    it('with ack, acknowledges those entries in the same call, then returns what is new', async () => {
+      await stream.ensureGroup();
+      const [a, b] = await stream.add(['a', 'b']);
+      await stream.readNew('c1', { count: 2 });
+      const [c] = await stream.add(['c']);
+
+      expect(await stream.readNew('c1', { count: 10, ack: [a ?? '', b ?? ''] })).toEqual([{ id: c, data: 'c' }]);
+
+      expect((await stream.pending({ minIdleMs: 0, count: 10 })).map((entry) => entry.id)).toEqual([c]);
+    });
+
+    it('with ack and nothing new, acknowledges before the read waits for new entries', async () => {
+      await stream.ensureGroup();
+      const [a] = await stream.add(['a']);
+      await stream.readNew('c1', { count: 1 });
+      let returned = false;
+
+      const reading = stream.readNew('c1', { count: 10, blockMs: 600, ack: [a ?? ''] }).finally(() => {
+        returned = true;
+      });
+      let pending = 1;
+      while (pending > 0 && !returned) pending = ((await admin.call('XPENDING', target.streamKey, target.group)) as [number])[0];
+
+      expect({ pending, returnedFirst: adapter.blocks && returned }).toEqual({ pending: 0, returnedFirst: false });
+      expect(await reading).toEqual([]);
+    });
+
     it('returns [] when nothing new has arrived', async () => {
       await stream.ensureGroup();
 

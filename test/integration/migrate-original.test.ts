@@ -131,6 +131,21 @@ describe('npm run migrate on the original service database', () => {
     expect(versions.slice(0, 2)).toEqual(['000_from_original', '001_initial']);
   });
 
+  it('drops the original indexes no statement of ours uses, keeping the dead letters by failure time', async () => {
+    const indexes = await rows(
+      `SELECT tablename, indexname FROM pg_indexes
+       WHERE schemaname = current_schema() AND tablename IN ('raw_events', 'processed_events', 'failed_events')
+       ORDER BY tablename, indexname`,
+    );
+    const names = (table: string) => indexes.filter((row) => row.tablename === table).map((row) => row.indexname);
+    expect(names('processed_events')).toEqual(['processed_events_pkey']);
+    expect(names('raw_events')).not.toContain('idx_raw_events_event_id');
+    expect(names('raw_events')).not.toContain('idx_raw_events_received_at');
+    expect(names('raw_events')).toContain('raw_events_unresolved_idx');
+    expect(names('failed_events')).not.toContain('idx_failed_events_event_id');
+    expect(names('failed_events')).toContain('idx_failed_events_failed_at');
+  });
+
   it('keeps every raw event with its surrogate id, its time read as UTC, and the outcome the other tables imply', async () => {
     const raw = await rows(
       `SELECT id::text, event_id::text, outcome, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS received_at,
@@ -323,6 +338,11 @@ describe('npm run migrate on a database that never had the original schema', () 
     try {
       expect(await countRows(sql, 'schema_migrations', "version = '000_from_original'")).toBe(0);
       expect(await countRows(sql, 'schema_migrations', "version = '001_initial'")).toBe(1);
+      // processed_events is written once per event and read by event_id only: no secondary index.
+      const indexes = await sql.query<{ indexname: string }>(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'processed_events'",
+      );
+      expect(indexes.rows.map((row) => row.indexname)).toEqual(['processed_events_pkey']);
     } finally {
       await sql.close();
       await fresh.drop();

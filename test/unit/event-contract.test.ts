@@ -2,7 +2,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { enrich } from '../../lambdas/core/drain/enrich.ts';
 import { ruleViolations } from '../../lambdas/core/drain/validate.ts';
-import { type AcceptedEvent, acceptEnvelope, parseStreamedEvent, toUtcIso } from '../../schemas/event.ts';
+import {
+  type AcceptedEvent,
+  acceptEnvelope,
+  EVENT_TYPES,
+  hasIngestShape,
+  parseStreamedEvent,
+  toUtcIso,
+  validateStreamedEvent,
+} from '../../schemas/event.ts';
 
 const receivedAt = new Date('2026-03-01T12:00:00.000Z');
 const accept = (input: unknown) => acceptEnvelope(input, { receivedAt, newId: () => '01900000-0000-7000-8000-000000000000' });
@@ -178,5 +186,112 @@ describe('stream entries', () => {
     expect(parseStreamedEvent(null)).toBeNull();
     expect(parseStreamedEvent('{')).toBeNull();
     expect(parseStreamedEvent(JSON.stringify({ ...e, event_type: 'refund' }))).toBeNull();
+  });
+
+  // Fields of every kind a stream entry may carry: what the ingest writes, near misses, and garbage.
+  const isoAnyYear = fc
+    .date({ min: new Date('0000-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true })
+    .map((date) => date.toISOString());
+  const field = {
+    event_id: fc.oneof(
+      fc.uuid(),
+      fc.uuid().map((id) => id.toUpperCase()),
+      fc.constantFrom('00000000-0000-0000-0000-000000000000', '01900000-0000-9000-8000-000000000001', 'not-a-uuid', ''),
+      fc.string(),
+      fc.integer(),
+    ),
+    event_type: fc.constantFrom<unknown>(...EVENT_TYPES, 'refund', 'Purchase', 1, null),
+    user_id: fc.oneof(fc.constant(null), fc.string(), fc.integer()),
+    time: fc.oneof(
+      isoAnyYear,
+      fc.constantFrom(
+        '2026-02-29T00:00:00.000Z',
+        '2024-02-29T00:00:00.000Z',
+        '2026-04-31T00:00:00.000Z',
+        '2026-13-01T00:00:00.000Z',
+        '2026-11-30T24:00:00.000Z',
+        '2026-11-30T12:00:60.000Z',
+        '2026-11-30T12:00:00Z',
+        '2026-11-30T12:00:00.000+01:00',
+        '2026-11-30T12:00:00.000',
+        '+012026-11-30T12:00:00.000Z',
+      ),
+      fc.string(),
+    ),
+    properties: fc.oneof(
+      fc.dictionary(fc.string(), fc.jsonValue()),
+      fc.constant(JSON.parse('{"__proto__": {"polluted": true}, "a": 1}')),
+      fc.array(fc.integer()),
+      fc.constant(null),
+      fc.string(),
+    ),
+  };
+  const entryValue = fc
+    .record({
+      event_id: field.event_id,
+      event_type: field.event_type,
+      user_id: field.user_id,
+      timestamp: field.time,
+      properties: field.properties,
+      received_at: field.time,
+    })
+    .chain((value) =>
+      fc.oneof(
+        fc.constant(value as Record<string, unknown>),
+        fc.constantFrom('event_id', 'user_id', 'properties').map((key) => {
+          const { [key]: _dropped, ...rest } = value;
+          return rest;
+        }),
+        fc.record({ extra: fc.jsonValue() }).map((extra) => ({ ...value, ...extra })),
+      ),
+    );
+
+  it('take the cheap path only for values zod accepts unchanged, and agree with zod on every value', () => {
+    let cheap = 0;
+    fc.assert(
+      fc.property(entryValue, (value) => {
+        const data = JSON.stringify(value);
+        const parsed = JSON.parse(data) as unknown;
+        if (hasIngestShape(parsed)) {
+          cheap++;
+          expect(validateStreamedEvent(JSON.parse(data))).toEqual(parsed);
+        }
+        expect(parseStreamedEvent(data)).toEqual(validateStreamedEvent(JSON.parse(data)));
+      }),
+      { numRuns: 3000 },
+    );
+    expect(cheap).toBeGreaterThan(0);
+  });
+
+  it('take the cheap path for every event the ingest accepts', () => {
+    fc.assert(
+      fc.property(
+        fc.record(
+          {
+            event_id: fc.uuid(),
+            event_type: fc.constantFrom(...EVENT_TYPES),
+            user_id: fc.string({ minLength: 1, maxLength: 20 }),
+            timestamp: isoAnyYear,
+            properties: fc.dictionary(fc.string(), fc.jsonValue()),
+          },
+          { requiredKeys: ['event_type'] },
+        ),
+        (envelope) => {
+          const result = accept(envelope);
+          fc.pre(result.ok);
+          if (result.ok) expect(hasIngestShape(JSON.parse(JSON.stringify(result.event)))).toBe(true);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('leave poison to the full check: a __proto__ key in properties is dropped, as zod drops it', () => {
+    const data = `{"event_id":"01900000-0000-7000-8000-000000000001","event_type":"custom","user_id":null,"timestamp":"2026-03-01T12:00:00.000Z","properties":{"__proto__":{"x":1},"a":1},"received_at":"2026-03-01T12:00:00.000Z"}`;
+
+    expect(hasIngestShape(JSON.parse(data))).toBe(false);
+    const parsed = parseStreamedEvent(data);
+    expect(parsed?.properties).toEqual({ a: 1 });
+    expect(Object.hasOwn(parsed?.properties ?? {}, '__proto__')).toBe(false);
   });
 });

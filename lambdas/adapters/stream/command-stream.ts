@@ -78,13 +78,17 @@ export function createCommandStream(transport: RedisTransport, options: { stream
       const ids = await transport.pipeline(data.map((item): Command => ['XADD', key, '*', 'data', item]));
       return ids.map(String);
     },
-    async readNew(consumer, { count, blockMs }) {
+    async readNew(consumer, { count, blockMs, ack }) {
       // Without a held connection blockMs is ignored on purpose: the read returns at once (see ports.ts).
       // Under an invocation deadline the BLOCK is shortened to end well inside the call's time, so an
       // idle stream answers "nothing new" rather than timing out; BLOCK 0 would mean "forever".
       const waitMs = Math.min(blockMs ?? 0, callTimeoutMs(Number.POSITIVE_INFINITY) - BLOCK_SLACK_MS);
       const block = transport.canBlock && waitMs > 0 ? ['BLOCK', waitMs] : [];
-      return parseReadGroup(await call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, ...block, 'STREAMS', key, '>'));
+      const read: Command = ['XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, ...block, 'STREAMS', key, '>'];
+      if (!ack || ack.length === 0) return parseReadGroup(await transport.call(read));
+      // A pipeline, not MULTI: inside MULTI a BLOCK is ignored. Redis runs the XACK before the read blocks.
+      const [, entries] = await transport.pipeline([['XACK', key, group, ...ack], read]);
+      return parseReadGroup(entries);
     },
     async pending({ minIdleMs, count, consumer }) {
       const only = consumer === undefined ? [] : [consumer];

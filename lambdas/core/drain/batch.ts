@@ -1,5 +1,6 @@
 // One batch through the consumer's steps: decide (validate, enrich) → write outcomes → acknowledge
-// what has one → metrics. Never acknowledges an entry before its outcome is committed.
+// what has one (or hand the ids to the loop, which acks with its next read) → metrics. Never
+// acknowledges an entry before its outcome is committed.
 import type { DependencyUnavailableError } from '../../errors.ts';
 import type { Metrics } from '../../observability/metric-names.ts';
 import type { Clock, ErrorRecord, EventStream, Logger } from '../../ports.ts';
@@ -20,6 +21,16 @@ export interface BatchDeps {
 export interface BatchResult extends BatchCounts {
   /** Set when a dependency was unavailable: these deliveries are left pending and cost no attempt. */
   readonly paused: { readonly error: DependencyUnavailableError; readonly deliveries: Delivery[] } | null;
+  /** Entry ids whose outcome is committed and that the caller must acknowledge (only with `deferAck`). */
+  readonly unacked: string[];
+}
+
+export interface BatchOptions {
+  /**
+   * Leave the acknowledgements to the caller (returned as `unacked`), which sends them in the same
+   * round trip as its next read. Off: acknowledged before handleBatch returns.
+   */
+  readonly deferAck?: boolean;
 }
 
 type Item<K extends Decision['kind']> = { readonly delivery: Delivery } & Extract<Decision, { kind: K }>;
@@ -27,7 +38,7 @@ type Item<K extends Decision['kind']> = { readonly delivery: Delivery } & Extrac
 export function createBatchHandler(deps: BatchDeps, settings: DrainSettings) {
   const { stream, writer, metrics, logger, clock } = deps;
 
-  return async function handleBatch(deliveries: readonly Delivery[]): Promise<BatchResult> {
+  return async function handleBatch(deliveries: readonly Delivery[], options: BatchOptions = {}): Promise<BatchResult> {
     const started = performance.now();
     const exhausted = deliveries.filter((d) => d.deliveries > settings.maxAttempts).map((d) => d.id);
     const notes = exhausted.length > 0 ? await stream.readErrors(exhausted) : new Map<string, ErrorRecord>();
@@ -85,7 +96,7 @@ export function createBatchHandler(deps: BatchDeps, settings: DrainSettings) {
       if (written) notified.push({ row: item.row, failedAt });
     }
     await writer.notifyDeadLetters(notified);
-    return settle(deliveries, final, outage, started);
+    return settle(deliveries, final, outage, started, options.deferAck === true);
   };
 
   /** Acknowledges what has an outcome, notes retries, counts everything. */
@@ -94,6 +105,7 @@ export function createBatchHandler(deps: BatchDeps, settings: DrainSettings) {
     final: ReadonlyMap<Delivery, Decision>,
     outage: DependencyUnavailableError | null,
     started: number,
+    deferAck: boolean,
   ): Promise<BatchResult> {
     const counts: BatchCounts = { processed: 0, failed: 0, duplicates: 0, retried: 0 };
     const ack: Delivery[] = [];
@@ -139,7 +151,7 @@ export function createBatchHandler(deps: BatchDeps, settings: DrainSettings) {
       await writer.noteRetries(retries);
     }
     if (ack.length > 0) {
-      await stream.ack(ack.map((d) => d.id));
+      if (!deferAck) await stream.ack(ack.map((d) => d.id));
       await writer.forgetRetries(ack.filter((d) => d.deliveries > 1).map((d) => d.id));
     }
     const seconds = (performance.now() - started) / 1000;
@@ -148,7 +160,11 @@ export function createBatchHandler(deps: BatchDeps, settings: DrainSettings) {
       metrics.observe('processingDuration', seconds, { event_type: final.get(delivery)?.eventType ?? 'unknown' });
       metrics.observe('queueWait', Math.max(0, (nowMs - streamIdTime(delivery.id)) / 1000));
     }
-    return { ...counts, paused: outage && paused.length > 0 ? { error: outage, deliveries: paused } : null };
+    return {
+      ...counts,
+      paused: outage && paused.length > 0 ? { error: outage, deliveries: paused } : null,
+      unacked: deferAck ? ack.map((d) => d.id) : [],
+    };
   }
 }
 

@@ -27,12 +27,37 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
   const outage = createOutageGuard(deps, settings.consumer);
   const maintenance = newMaintenanceState();
   let groupReady = false;
+  /**
+   * Before this instant (performance.now()) no pending entry can be due that the last XPENDING did
+   * not show, so claimDue need not ask: an entry not listed had been idle less than the retry base,
+   * and none waits less than that. Entries listed and not yet due bring it forward. Asking at least
+   * once per retry base also finds what other (crashed) consumers left behind, at most one base late.
+   */
+  let nextPendingCheckAt = 0;
+  /** Whether the last claimDue asked Redis (false: it skipped XPENDING). */
+  let askedPending = false;
+  /** Ask XPENDING on the next claimDue (entries handed back, retries noted, a new invocation). */
+  const checkPendingSoon = (at = 0) => {
+    nextPendingCheckAt = Math.min(nextPendingCheckAt, at);
+  };
 
   /** Entries whose backoff has elapsed (failed attempts, crashed consumers), claimed for us. */
   async function claimDue(): Promise<Delivery[]> {
+    const asked = performance.now();
+    askedPending = asked >= nextPendingCheckAt;
+    if (!askedPending) return [];
     // Oldest first: a wide window, so entries still waiting out a long backoff do not hide due ones.
-    const candidates = await stream.pending({ minIdleMs: settings.retryBaseMs, count: Math.max(500, settings.batchSize * 10) });
-    const due = candidates.filter((p) => p.idleMs >= backoffMs(p.deliveries, settings)).slice(0, settings.batchSize);
+    const window = Math.max(500, settings.batchSize * 10);
+    const candidates = await stream.pending({ minIdleMs: settings.retryBaseMs, count: window });
+    const dueAll = candidates.filter((p) => p.idleMs >= backoffMs(p.deliveries, settings));
+    let next = asked + settings.retryBaseMs;
+    for (const p of candidates) {
+      const inMs = backoffMs(p.deliveries, settings) - p.idleMs;
+      if (inMs > 0) next = Math.min(next, asked + inMs);
+    }
+    // More may be due than this look saw (a full window) or takes (a full batch): look again next time.
+    nextPendingCheckAt = candidates.length >= window || dueAll.length > settings.batchSize ? asked : next;
+    const due = dueAll.slice(0, settings.batchSize);
     if (due.length === 0) return [];
     const deliveriesById = new Map(due.map((p) => [p.id, p.deliveries]));
     const claimed = await stream.claim(
@@ -54,13 +79,17 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
     return Math.max(0, Math.min(...own.map((p) => backoffMs(p.deliveries, settings) - p.idleMs)));
   }
 
-  async function readNew(budget: DrainBudget): Promise<{ batch: Delivery[]; blockMs: number }> {
+  async function readNew(budget: DrainBudget, ack: readonly string[]): Promise<{ batch: Delivery[]; blockMs: number }> {
     // Capped at the retry base so a retry waiting in the pending list is not held up by a long block.
     const blockMs =
       settings.mode === 'continuous'
         ? Math.max(0, Math.min(settings.blockMs, settings.retryBaseMs, budget.remainingMs() - budget.marginMs))
         : 0;
-    const entries = await stream.readNew(settings.consumer, { count: settings.batchSize, ...(blockMs > 0 ? { blockMs } : {}) });
+    const entries = await stream.readNew(settings.consumer, {
+      count: settings.batchSize,
+      ...(blockMs > 0 ? { blockMs } : {}),
+      ...(ack.length > 0 ? { ack } : {}),
+    });
     return { batch: entries.map((entry) => ({ ...entry, deliveries: 1 })), blockMs };
   }
 
@@ -80,8 +109,11 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
     let lastMaintenance = Number.NEGATIVE_INFINITY;
     let idlePollMs = 0;
     let inFlight: readonly Delivery[] = [];
+    /** Committed outcomes not acknowledged yet: they travel with the next read (one round trip less). */
+    let unacked: string[] = [];
     // Deliveries a previous invocation excused while Redis was away get their attempt back first.
     await outage.restore();
+    checkPendingSoon();
     while (!stopping()) {
       try {
         if (!groupReady) {
@@ -96,17 +128,26 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
           // More stranded events than one run republishes: come back right after the next batch.
           if (done.moreToReconcile) lastMaintenance = Number.NEGATIVE_INFINITY;
         }
+        const taken = performance.now();
         let batch = await claimDue();
-        if (batch.length === 0) {
+        if (batch.length > 0) await flushAcks();
+        else {
           const asked = performance.now();
-          const read = await readNew(budget);
+          const read = await readNew(budget, unacked);
+          unacked = [];
           batch = read.batch;
           if (batch.length === 0) {
             if (settings.mode === 'scheduled') {
+              // Nothing new: before the tick ends, make sure nothing is due that a skipped XPENDING hid.
+              if (!askedPending) {
+                checkPendingSoon();
+                continue;
+              }
               // Serve this consumer's retries that fall due before the budget ends; else the tick is done.
               const dueInMs = await nextOwnRetryMs();
               if (dueInMs === null || dueInMs >= left()) break;
               await sleep(dueInMs + 10);
+              checkPendingSoon();
               continue;
             }
             // A stream that cannot block (Upstash REST) answers at once: poll with a growing pause.
@@ -119,8 +160,11 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
         }
         idlePollMs = 0;
         inFlight = batch;
-        const result = await handleBatch(batch);
+        const result = await handleBatch(batch, { deferAck: true });
         inFlight = [];
+        unacked.push(...result.unacked);
+        // A retry left pending falls due one backoff (at least the base) after it was taken.
+        if (result.retried > 0) checkPendingSoon(taken + settings.retryBaseMs);
         summary.batches++;
         summary.processed += result.processed;
         summary.failed += result.failed;
@@ -137,18 +181,37 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
           // recreate it; the reconciler republishes whatever had no outcome.
           groupReady = false;
           inFlight = [];
+          unacked = [];
           logger.warn('consumer group missing; recreating it', { error: errorMessage(error) });
           continue;
         }
-        if (!(error instanceof DependencyUnavailableError)) throw error;
-        // Whatever this batch read stays pending; the outage must not cost it an attempt.
+        if (!(error instanceof DependencyUnavailableError)) {
+          await flushAcks();
+          throw error;
+        }
+        // Whatever this batch read stays pending; the outage must not cost it an attempt. Acks not
+        // sent yet are sent with the next read.
         outage.excuse(inFlight);
         inFlight = [];
         if (!(await pause(error))) break;
       }
     }
+    await flushAcks();
     metrics.flush();
     return summary;
+
+    /** Sends acknowledgements still held; one that cannot be sent leaves a duplicate for later, never a loss. */
+    async function flushAcks(): Promise<void> {
+      if (unacked.length === 0) return;
+      const ids = unacked;
+      unacked = [];
+      try {
+        await stream.ack(ids);
+      } catch (error) {
+        // Still pending: reclaimed after the backoff, they find their outcome claimed and are acked then.
+        logger.warn('could not acknowledge entries that have an outcome', { count: ids.length, error: errorMessage(error) });
+      }
+    }
 
     /** Pauses the drain until the dependency answers; false when the invocation should end instead. */
     async function pause(error: DependencyUnavailableError): Promise<boolean> {
@@ -163,7 +226,10 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
         await outage.restore();
         return false;
       }
-      return outage.rideOut(error, left);
+      const resumed = await outage.rideOut(error, left);
+      // The excused deliveries were handed back due at once.
+      checkPendingSoon();
+      return resumed;
     }
   }
 

@@ -26,19 +26,25 @@ export function watchAcks(stream: EventStream): { stream: EventStream; doneAt: M
     }
     return entries;
   };
+  const acked = (ids: readonly string[], at: number) => {
+    for (const id of ids) {
+      const eventId = entryEvent.get(id);
+      if (eventId !== undefined && !doneAt.has(eventId)) doneAt.set(eventId, at);
+      entryEvent.delete(id);
+    }
+  };
   const watched: EventStream = {
     ...stream,
-    readNew: async (consumer, readOptions) => remember(await stream.readNew(consumer, readOptions)),
+    async readNew(consumer, readOptions) {
+      // The drain sends a batch's XACK with its next read, which may then block: Redis runs the XACK on arrival.
+      if (readOptions.ack) acked(readOptions.ack, performance.now());
+      return remember(await stream.readNew(consumer, readOptions));
+    },
     claim: async (consumer, ids, minIdleMs) => remember(await stream.claim(consumer, ids, minIdleMs)),
     async ack(ids) {
-      const acked = await stream.ack(ids);
-      const at = performance.now();
-      for (const id of ids) {
-        const eventId = entryEvent.get(id);
-        if (eventId !== undefined && !doneAt.has(eventId)) doneAt.set(eventId, at);
-        entryEvent.delete(id);
-      }
-      return acked;
+      const count = await stream.ack(ids);
+      acked(ids, performance.now());
+      return count;
     },
   };
   return { stream: watched, doneAt };
