@@ -21,7 +21,6 @@ import { applyCondition, migrate } from '../../lambdas/core/migrations.ts';
 import { DependencyUnavailableError, isTransient, SqlStatementError } from '../../lambdas/errors.ts';
 import { type SqlExecutor, sqlJson, sqlUuid } from '../../lambdas/ports.ts';
 import { startDataApiServer } from '../../scripts/local-endpoints/data-api.ts';
-import { FRESH_MIGRATIONS } from '../support/migrations.ts';
 import { ADMIN_DATABASE_URL, createTestDatabase, type TestDatabase } from '../support/services.ts';
 
 const ARNS = {

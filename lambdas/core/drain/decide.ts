@@ -4,7 +4,7 @@ import { type AcceptedEvent, parseStreamedEvent, toStorableText } from '../../..
 import { DependencyUnavailableError, errorMessage, errorType, SqlStatementError } from '../../errors.ts';
 import type { ErrorRecord } from '../../ports.ts';
 import { streamIdTime } from '../../shared/stream-ids.ts';
-import type { FailedRow, ProcessedRow } from '../store.ts';
+import type { FailedRow, ProcessedRow } from '../outcomes.ts';
 import { type Delivery, type DrainSettings, entryEventId } from './delivery.ts';
 import { enrich } from './enrich.ts';
 import { RETRIES_EXHAUSTED, RULE_VIOLATION, UNPARSABLE_ENTRY } from './error-types.ts';

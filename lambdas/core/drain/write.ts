@@ -4,7 +4,7 @@ import { errorMessage } from '../../errors.ts';
 import type { Metrics } from '../../observability/metric-names.ts';
 import type { Clock, DeadLetter, DeadLetterQueue, ErrorRecord, EventStream, Logger, SqlExecutor } from '../../ports.ts';
 import { writeIsolating } from '../isolate.ts';
-import { type FailedRow, type ProcessedRow, recordFailed, recordProcessed } from '../store.ts';
+import { type FailedRow, type ProcessedRow, recordFailed, recordProcessed } from '../outcomes.ts';
 
 export interface WriterDeps {
   readonly sql: SqlExecutor;
