@@ -1,7 +1,4 @@
-// The OpenAPI 3.1 description of the ingest API, generated from the code's own zod schemas: request
-// bodies from the validators, responses from contract.ts. Pure data; served by GET /openapi.json.
-import * as z from 'zod/mini';
-import { EVENT_TYPES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_PROPERTIES_DEPTH, RESERVED_KEYS } from '../../schemas/event.ts';
+import { EVENT_TYPES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES } from '../../schemas/event.ts';
 import {
   acceptedResponse,
   backlogResponse,
@@ -14,124 +11,19 @@ import {
   redriveResponse,
 } from './contract.ts';
 import { DOCS_ASSETS } from './docs-assets.ts';
-
-type JsonSchema = Record<string, unknown>;
-
-/** JSON Schema of a zod schema, as OpenAPI 3.1 embeds it (no $schema keyword). */
-function jsonSchema(schema: z.ZodMiniType, io: 'input' | 'output'): JsonSchema {
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'throw' }) as JsonSchema;
-  return rest;
-}
-
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const jsonContent = (schema: JsonSchema) => ({ 'application/json': { schema } });
-
-/**
- * `properties` as strict as the server's check (schemas/event.ts propertiesProblem), which zod cannot
- * express: no reserved keys at any level, objects and arrays at most MAX_PROPERTIES_DEPTH deep.
- */
-function propertiesSchemas(): Record<string, JsonSchema> {
-  const keys = { type: 'string', not: { enum: [...RESERVED_KEYS] } };
-  const scalar = { type: ['string', 'number', 'boolean', 'null'] };
-  const schemas: Record<string, JsonSchema> = {
-    EventProperties: {
-      type: 'object',
-      description: `Free-form event data. Keys ${[...RESERVED_KEYS].join(', ')} are refused at every level; objects and arrays nest at most ${MAX_PROPERTIES_DEPTH} deep; text must not hold NUL or unpaired surrogates.`,
-      propertyNames: keys,
-      additionalProperties: ref('PropertyValueDepth1'),
-    },
-  };
-  for (let depth = 1; depth <= MAX_PROPERTIES_DEPTH; depth++) {
-    const inner = depth === MAX_PROPERTIES_DEPTH ? ref('PropertyScalar') : ref(`PropertyValueDepth${depth + 1}`);
-    schemas[`PropertyValueDepth${depth}`] = {
-      description: `A value nested ${depth} level(s) inside properties.`,
-      anyOf: [scalar, { type: 'array', items: inner }, { type: 'object', propertyNames: keys, additionalProperties: inner }],
-    };
-  }
-  schemas.PropertyScalar = {
-    description: `A value at the deepest level (${MAX_PROPERTIES_DEPTH + 1}): no objects or arrays.`,
-    ...scalar,
-  };
-  return schemas;
-}
-
-/** The request validators the app runs; passed in so this module does not import the app. */
-export interface RequestSchemas {
-  readonly envelope: z.ZodMiniType;
-  readonly batch: z.ZodMiniType;
-  readonly redrive: z.ZodMiniType;
-}
-
-/** A response whose body is one schema (an error unless said otherwise). */
-const respond = (description: string, schema: JsonSchema = ref('Error'), headers?: Record<string, unknown>) => ({
-  description,
-  ...(headers ? { headers } : {}),
-  content: jsonContent(schema),
-});
-const retryAfter = {
-  'Retry-After': {
-    description: 'Seconds to wait before retrying (retrying with the same event_id is safe).',
-    schema: { type: 'integer' },
-  },
-};
-const errorOrGateway = { anyOf: [ref('Error'), ref('GatewayError')] };
-
-const RESPONSES = {
-  BadRequest: respond('Malformed JSON, or a body or parameter that breaks the contract (each issue names its path).'),
-  Forbidden: respond(
-    'API Gateway: missing or invalid API key, or (admin) an unsigned request ({message}); the app: no valid admin credential, or (local server with PRODUCER_KEYS) no listed x-api-key ({error, message}).',
-    errorOrGateway,
-  ),
-  NotFound: respond('No such event, asset or route.'),
-  Conflict: respond('The event_id was accepted before with a different content.'),
-  PayloadTooLarge: respond('The body (or one event in it) is over its size limit.'),
-  UnsupportedMediaType: respond('The content-type is not application/json.'),
-  TooManyRequests: respond(
-    'Throttled by API Gateway (usage plan or route throttle), or backpressure: retry after the given time.',
-    errorOrGateway,
-    retryAfter,
-  ),
-  ServiceUnavailable: respond('A dependency (database, stream) is unavailable; retry later.', ref('Error'), retryAfter),
-  InternalError: respond('An unexpected failure; no internals are shown.'),
-  MethodNotAllowed: respond(
-    'Another method than the documented one on this path; the Allow header names the right one.',
-    ref('Error'),
-    { Allow: { description: 'The methods this path has.', schema: { type: 'string' } } },
-  ),
-  UnknownResource: respond(
-    'On the deployed API, API Gateway answers 403 for a path it does not route ({message}).',
-    ref('GatewayError'),
-  ),
-};
-type ResponseName = keyof typeof RESPONSES;
-const use = (...names: Array<[status: number, name: ResponseName]>) =>
-  Object.fromEntries(names.map(([status, name]) => [String(status), { $ref: `#/components/responses/${name}` }]));
-
-const writeErrors = use(
-  [400, 'BadRequest'],
-  [403, 'Forbidden'],
-  [413, 'PayloadTooLarge'],
-  [415, 'UnsupportedMediaType'],
-  [429, 'TooManyRequests'],
-  [500, 'InternalError'],
-  [503, 'ServiceUnavailable'],
-);
-
-type Operation = { operationId: string; responses: Record<string, unknown>; [field: string]: unknown };
-
-/**
- * Every path the app routes answers 405 to the methods it lacks (not /metrics: that is the local
- * server's own route). Responses are then listed in status order.
- */
-function withMethodNotAllowed(paths: Record<string, Record<string, Operation>>) {
-  for (const [path, item] of Object.entries(paths)) {
-    for (const operation of Object.values(item)) {
-      if (path !== '/metrics') operation.responses['405'] = { $ref: '#/components/responses/MethodNotAllowed' };
-      operation.responses = Object.fromEntries(Object.entries(operation.responses).sort(([a], [b]) => a.localeCompare(b)));
-    }
-  }
-  return paths;
-}
+import {
+  jsonContent,
+  jsonSchema,
+  propertiesSchemas,
+  RESPONSES,
+  type RequestSchemas,
+  ref,
+  respond,
+  retryAfter,
+  use,
+  withMethodNotAllowed,
+  writeErrors,
+} from './openapi-parts.ts';
 
 function buildDocument(request: RequestSchemas): Record<string, unknown> {
   const event = jsonSchema(request.envelope, 'input') as { properties: Record<string, unknown> };
