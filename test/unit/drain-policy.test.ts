@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffMs, entryEventId } from '../../lambdas/core/drain/delivery.ts';
 import { reconcileCutoff, trimThreshold } from '../../lambdas/core/maintenance.ts';
-import type { StreamStats } from '../../lambdas/ports.ts';
-
-const stats = (overrides: Partial<StreamStats>): StreamStats => ({
-  length: 0,
-  lag: 0,
-  pending: 0,
-  oldestPendingId: null,
-  lastDeliveredId: '0-0',
-  consumers: 1,
-  ...overrides,
-});
+import { streamStats } from '../support/stream-stats.ts';
 
 describe('retry backoff', () => {
   it('doubles from the base per delivery (2 s, 4 s, 8 s) and stops growing after the last attempt', () => {
@@ -32,24 +22,26 @@ describe('stable ids for unparsable entries', () => {
 describe('reconciler cutoff', () => {
   const now = new Date(100_000);
   it('is now minus grace when nothing is waiting', () => {
-    expect(reconcileCutoff(stats({ lastDeliveredId: '90000-0' }), now, 1000).getTime()).toBe(99_000);
+    expect(reconcileCutoff(streamStats({ lastDeliveredId: '90000-0' }), now, 1000).getTime()).toBe(99_000);
   });
   it('stays behind the oldest pending entry', () => {
-    expect(reconcileCutoff(stats({ oldestPendingId: '50000-3', lastDeliveredId: '90000-0' }), now, 1000).getTime()).toBe(49_000);
+    expect(reconcileCutoff(streamStats({ oldestPendingId: '50000-3', lastDeliveredId: '90000-0' }), now, 1000).getTime()).toBe(
+      49_000,
+    );
   });
   it('stays behind undelivered entries (lag > 0 or unknown)', () => {
-    expect(reconcileCutoff(stats({ lag: 5, lastDeliveredId: '70000-0' }), now, 1000).getTime()).toBe(69_000);
-    expect(reconcileCutoff(stats({ lag: null, lastDeliveredId: '70000-0' }), now, 1000).getTime()).toBe(69_000);
-    expect(reconcileCutoff(stats({ lag: 3, lastDeliveredId: '0-0' }), now, 1000).getTime()).toBeLessThan(0);
+    expect(reconcileCutoff(streamStats({ lag: 5, lastDeliveredId: '70000-0' }), now, 1000).getTime()).toBe(69_000);
+    expect(reconcileCutoff(streamStats({ lag: null, lastDeliveredId: '70000-0' }), now, 1000).getTime()).toBe(69_000);
+    expect(reconcileCutoff(streamStats({ lag: 3, lastDeliveredId: '0-0' }), now, 1000).getTime()).toBeLessThan(0);
   });
 });
 
 describe('trim threshold', () => {
   it('never passes the oldest pending entry nor the last delivered one', () => {
-    expect(trimThreshold(stats({ lastDeliveredId: '0-0' }))).toBeNull();
-    expect(trimThreshold(stats({ lastDeliveredId: '90-0' }))).toBe('90-0');
-    expect(trimThreshold(stats({ lastDeliveredId: '90-0', oldestPendingId: '80-5' }))).toBe('80-5');
-    expect(trimThreshold(stats({ lastDeliveredId: '90-1', oldestPendingId: '90-0' }))).toBe('90-0');
+    expect(trimThreshold(streamStats({ lastDeliveredId: '0-0' }))).toBeNull();
+    expect(trimThreshold(streamStats({ lastDeliveredId: '90-0' }))).toBe('90-0');
+    expect(trimThreshold(streamStats({ lastDeliveredId: '90-0', oldestPendingId: '80-5' }))).toBe('80-5');
+    expect(trimThreshold(streamStats({ lastDeliveredId: '90-1', oldestPendingId: '90-0' }))).toBe('90-0');
   });
 });
 
