@@ -1,6 +1,7 @@
 // The pipeline pieces the phases drive, built the way lambdas/adapters/deps.ts builds them over the run's database and keys:
 // the ingest app called in-process with API Gateway events, bounded-concurrency ingest, backlog drains.
 import type { IncomingMessage } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { drainSettings } from '../../lambdas/consumer/settings.ts';
 import type { DrainSettings, DrainSummary } from '../../lambdas/core/drain/delivery.ts';
@@ -75,6 +76,28 @@ export const inProcess =
   (path, body) =>
     call(app, 'POST', path, body);
 
+/**
+ * Open loop: starts `work(i)` for i in 0..count-1 when it is due at `rate` per second, whatever happened to earlier
+ * ones, with at most `maxInFlight` unfinished; resolves when all have finished.
+ */
+export async function openLoop(
+  count: number,
+  rate: number,
+  maxInFlight: number,
+  work: (index: number) => Promise<void>,
+): Promise<void> {
+  const inFlight = new Set<Promise<void>>();
+  const begin = performance.now();
+  for (let i = 0; i < count; i++) {
+    const dueMs = (i / rate) * 1000 - (performance.now() - begin);
+    if (dueMs > 0) await sleep(dueMs);
+    while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+    const request = work(i).finally(() => inFlight.delete(request));
+    inFlight.add(request);
+  }
+  await Promise.all(inFlight);
+}
+
 /** Posts `count` events, singly or in batches, with bounded concurrency; latency is per request. */
 export async function ingest(
   run: BenchRun,
@@ -133,6 +156,11 @@ export function reportIngest(
   );
   run.report(phase, `  ${latencyMeasure}`, formatLatency(stats), latencyNote(stats));
   return { rate, stats };
+}
+
+/** The rows of single POSTs sent one at a time: the unloaded API latency the comparisons hold against the original. */
+export function reportUnloaded(run: BenchRun, phase: string, result: IngestRun): { rate: number | null; stats: Summary } {
+  return reportIngest(run, phase, 'single POST /events, 1 in flight', result, 'API latency (unloaded)');
 }
 
 export interface DrainRun {

@@ -3,8 +3,6 @@
 // statements, Data API calls, Redis commands, SQS requests and handler milliseconds per event, priced with prices.ts.
 
 import { createQueues } from '../../../lambdas/adapters/deps.ts';
-import { createDataApiExecutor } from '../../../lambdas/adapters/sql/data-api.ts';
-import { createUpstashStream } from '../../../lambdas/adapters/stream/upstash.ts';
 import { loadConfig } from '../../../lambdas/config/config.ts';
 import { createIngestApp } from '../../../lambdas/ingest/app.ts';
 import { uuidv7 } from '../../../lambdas/ingest/uuidv7.ts';
@@ -15,7 +13,7 @@ import type { BenchRun } from '../context.ts';
 import { type Counts, countsSince, installCounters, snapshotCounts } from '../lib/counters.ts';
 import { drainBacklog, ingest, inProcess } from '../pipeline.ts';
 import { LAMBDA_MEMORY_GB, lambdaCost, PRICES, PRICES_DATE } from '../prices.ts';
-import { startEndpointsProcess } from './serverless.ts';
+import { openDataApi, openUpstash, startEndpointsProcess } from './serverless.ts';
 
 /** What one step cost, per event. */
 interface PerEvent {
@@ -141,19 +139,7 @@ export async function phaseCost(run: BenchRun): Promise<void> {
   });
   const serverless: PathDeps = {
     label: 'data-api+upstash',
-    open: (key) => {
-      const sql = createDataApiExecutor({
-        resourceArn: 'arn:aws:rds:us-east-1:000000000000:cluster:eventflow-bench',
-        secretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:eventflow-bench',
-        database: run.database,
-        endpoint: endpoints.dataApi,
-        region: 'us-east-1',
-      });
-      const stream = createUpstashStream({ url: endpoints.upstash, token: endpoints.token, streamKey: key, group: 'workers' });
-      run.onCleanup(() => sql.close());
-      run.onCleanup(() => stream.close());
-      return { sql, stream };
-    },
+    open: (key) => ({ sql: openDataApi(run, endpoints), stream: openUpstash(run, endpoints, key) }),
     queues: await createQueues(queueConfig),
     counts: () => endpoints.counts(),
     priced: true,

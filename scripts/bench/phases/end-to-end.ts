@@ -7,7 +7,7 @@ import { createPrometheusMetrics } from '../../../lambdas/observability/promethe
 import { type EventStream, systemClock } from '../../../lambdas/ports.ts';
 import { formatLatency, formatMs, formatRate, formatRatio, perSecond, ratio, summarize } from '../../lib/stats.ts';
 import type { BenchRun } from '../context.ts';
-import { call, ingest, ingestApp, inProcess, ORIGINAL } from '../pipeline.ts';
+import { call, ingest, ingestApp, inProcess, ORIGINAL, openLoop } from '../pipeline.ts';
 
 /**
  * A stream whose acks record when each event's entry was acknowledged. The drain loop acknowledges only after the
@@ -82,24 +82,15 @@ export async function phaseEndToEnd(run: BenchRun): Promise<void> {
   const all = run.bodies(count);
   const sentAt = new Map<string, number>();
   const apiLatencies: number[] = [];
-  const inFlight = new Set<Promise<void>>();
   const tick = run.ticker('end to end', count);
   const begin = performance.now();
-  for (let i = 0; i < count; i++) {
-    // Open loop: request i starts when it is due, whatever happened to earlier ones (up to 256 in flight).
-    const dueMs = (i / rate) * 1000 - (performance.now() - begin);
-    if (dueMs > 0) await sleep(dueMs);
-    while (inFlight.size >= 256) await Promise.race(inFlight);
-    const request = (async () => {
-      const t0 = performance.now();
-      const result = await call(app, 'POST', '/events', all[i]);
-      apiLatencies.push(performance.now() - t0);
-      if (result.statusCode === 202) sentAt.set((JSON.parse(result.body) as { event_id: string }).event_id, t0);
-    })().finally(() => inFlight.delete(request));
-    inFlight.add(request);
+  await openLoop(count, rate, 256, async (i) => {
     tick(i);
-  }
-  await Promise.all(inFlight);
+    const t0 = performance.now();
+    const result = await call(app, 'POST', '/events', all[i]);
+    apiLatencies.push(performance.now() - t0);
+    if (result.statusCode === 202) sentAt.set((JSON.parse(result.body) as { event_id: string }).event_id, t0);
+  });
   const sendMs = performance.now() - begin;
   const deadline = performance.now() + 30_000;
   while ([...sentAt.keys()].some((id) => !doneAt.has(id)) && performance.now() < deadline) await sleep(50);

@@ -6,7 +6,7 @@ import { formatLatency, formatMiB, formatMs, formatRate, perSecond, summarize } 
 import type { BenchRun } from '../context.ts';
 import { httpSender, rssOf } from '../lib/http-load.ts';
 import { startLocalServer } from '../lib/local-server.ts';
-import { ingest, reportIngest } from '../pipeline.ts';
+import { ingest, openLoop, reportIngest } from '../pipeline.ts';
 import { HTTP_CONCURRENCY } from './ceilings.ts';
 
 /** Wall-clock milliseconds with sub-millisecond precision, comparable with Postgres's now() on this machine. */
@@ -70,20 +70,12 @@ async function endToEnd(
   const open = httpSender(url, 256);
   const bodies = run.bodies(count);
   const sentAt = new Map<string, number>();
-  const inFlight = new Set<Promise<void>>();
   const begin = performance.now();
-  for (let i = 0; i < count; i++) {
-    const dueMs = (i / rate) * 1000 - (performance.now() - begin);
-    if (dueMs > 0) await sleep(dueMs);
-    while (inFlight.size >= 256) await Promise.race(inFlight);
-    const request = (async () => {
-      const t0 = epochMs();
-      const result = await open.send('/events', bodies[i]);
-      if (result.statusCode === 202) sentAt.set((JSON.parse(result.body) as { event_id: string }).event_id, t0);
-    })().finally(() => inFlight.delete(request));
-    inFlight.add(request);
-  }
-  await Promise.all(inFlight);
+  await openLoop(count, rate, 256, async (i) => {
+    const t0 = epochMs();
+    const result = await open.send('/events', bodies[i]);
+    if (result.statusCode === 202) sentAt.set((JSON.parse(result.body) as { event_id: string }).event_id, t0);
+  });
   const sendMs = performance.now() - begin;
   open.close();
   const rss = await rssOf(pid);

@@ -2,7 +2,7 @@
 // Single POSTs one at a time and 16 in flight, then the batch route; 50 warm-up requests first.
 import { formatMs, formatRate, formatRatio, perSecond, ratio, type Summary } from '../../lib/stats.ts';
 import type { BenchRun } from '../context.ts';
-import { ingest, ingestApp, inProcess, ORIGINAL, reportIngest } from '../pipeline.ts';
+import { ingest, ingestApp, inProcess, ORIGINAL, reportIngest, reportUnloaded } from '../pipeline.ts';
 
 export interface IngestFigures {
   readonly singleRate: number | null;
@@ -21,13 +21,7 @@ export async function phaseIngest(run: BenchRun): Promise<IngestFigures> {
   const sequential = await run.profile('ingest-single-1', () =>
     ingest(run, app, 'single POST /events, one at a time', sequentialCount, { batch: null, concurrency: 1 }),
   );
-  const { stats: sequentialStats } = reportIngest(
-    run,
-    phase,
-    'single POST /events, 1 in flight',
-    sequential,
-    'API latency (unloaded)',
-  );
+  const { stats: sequentialStats } = reportUnloaded(run, phase, sequential);
   run.reportRatio(phase, perSecond(sequential.accepted, sequential.elapsedMs), 'insertSingle1');
   const single = await run.profile('ingest-single-16', () =>
     ingest(run, app, 'single POST /events', events, { batch: null, concurrency: 16 }),

@@ -8,7 +8,17 @@ import type { EventStream, SqlExecutor } from '../../../lambdas/ports.ts';
 import { formatMs, formatRate, formatRatio, perSecond, ratio, type Summary } from '../../lib/stats.ts';
 import type { BenchRun } from '../context.ts';
 import type { Counts } from '../lib/counters.ts';
-import { drainBacklog, type IngestRun, ingest, ingestApp, inProcess, ORIGINAL, preload, reportIngest } from '../pipeline.ts';
+import {
+  drainBacklog,
+  type IngestRun,
+  ingest,
+  ingestApp,
+  inProcess,
+  ORIGINAL,
+  preload,
+  reportIngest,
+  reportUnloaded,
+} from '../pipeline.ts';
 
 export interface LocalEndpoints {
   readonly dataApi: string;
@@ -77,6 +87,26 @@ export async function startEndpointsProcess(run: BenchRun): Promise<LocalEndpoin
   };
 }
 
+/** A Data API executor on the endpoints process, closed by the run's cleanup. */
+export function openDataApi(run: BenchRun, endpoints: LocalEndpoints): SqlExecutor {
+  const sql = createDataApiExecutor({
+    resourceArn: 'arn:aws:rds:us-east-1:000000000000:cluster:eventflow-bench',
+    secretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:eventflow-bench',
+    database: run.database,
+    endpoint: endpoints.dataApi,
+    region: 'us-east-1',
+  });
+  run.onCleanup(() => sql.close());
+  return sql;
+}
+
+/** An Upstash stream on the endpoints process (group "workers"), closed by the run's cleanup. */
+export function openUpstash(run: BenchRun, endpoints: LocalEndpoints, streamKey: string): EventStream {
+  const stream = createUpstashStream({ url: endpoints.upstash, token: endpoints.token, streamKey, group: 'workers' });
+  run.onCleanup(() => stream.close());
+  return stream;
+}
+
 export interface ServerlessFigures {
   readonly sequential: IngestRun;
   readonly sequentialStats: Summary;
@@ -88,22 +118,8 @@ export async function phaseServerless(run: BenchRun): Promise<ServerlessFigures>
   const count = Math.max(100, Math.round(run.options.events / 2));
   run.progress(`${phase}: starting the local Data API and Upstash endpoints in a child process`);
   const endpoints = await startEndpointsProcess(run);
-  const openSql = (): SqlExecutor => {
-    const sql = createDataApiExecutor({
-      resourceArn: 'arn:aws:rds:us-east-1:000000000000:cluster:eventflow-bench',
-      secretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:eventflow-bench',
-      database: run.database,
-      endpoint: endpoints.dataApi,
-      region: 'us-east-1',
-    });
-    run.onCleanup(() => sql.close());
-    return sql;
-  };
-  const openStream = (key: string): EventStream => {
-    const stream = createUpstashStream({ url: endpoints.upstash, token: endpoints.token, streamKey: key, group: 'workers' });
-    run.onCleanup(() => stream.close());
-    return stream;
-  };
+  const openSql = () => openDataApi(run, endpoints);
+  const openStream = (key: string) => openUpstash(run, endpoints, key);
 
   const ingestKey = run.streamKey('serverless-ingest');
   const app = inProcess(ingestApp(run, openSql(), openStream(ingestKey)));
@@ -130,13 +146,7 @@ export async function phaseServerless(run: BenchRun): Promise<ServerlessFigures>
     { batchSize: 100, drainers: 1 },
   );
   const drainRate = perSecond(drain.summary.processed, drain.elapsedMs);
-  const { stats: sequentialStats } = reportIngest(
-    run,
-    phase,
-    'single POST /events, 1 in flight',
-    sequential,
-    'API latency (unloaded)',
-  );
+  const { stats: sequentialStats } = reportUnloaded(run, phase, sequential);
   reportIngest(run, phase, 'single POST /events, 16 in flight', single, 'API latency (saturated)');
   reportIngest(run, phase, 'POST /events/batch of 100, 4 in flight', batch, 'API latency per batch request');
   run.report(
