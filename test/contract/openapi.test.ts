@@ -12,7 +12,7 @@ import { startLocalStack } from '../../scripts/lib/local-stack.ts';
 import { type OpenAdapters, openAdapters } from '../support/adapters.ts';
 import { purchase } from '../support/events.ts';
 import { createTestPipeline } from '../support/pipeline.ts';
-import { createTestDatabase, TEST_REDIS_URL, type TestDatabase, uniqueName } from '../support/services.ts';
+import { createTestDatabase, deleteStreamKeys, TEST_REDIS_URL, type TestDatabase, uniqueName } from '../support/services.ts';
 import { type Switch, switchableSql, switchableStream } from '../support/switchable.ts';
 
 type Json = Record<string, unknown>;
@@ -131,10 +131,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(TEST_REDIS_URL);
-  await redis.del(streamKey, `${streamKey}:errors`);
-  redis.disconnect();
+  await deleteStreamKeys(streamKey);
   await adapters?.close();
   await db?.drop();
 });

@@ -9,7 +9,14 @@ import type { SqlExecutor } from '../../lambdas/ports.ts';
 import { type OpenAdapters, openAdapters } from '../support/adapters.ts';
 import { createTestPipeline } from '../support/pipeline.ts';
 import { runScript } from '../support/processes.ts';
-import { countRows, createTestDatabase, TEST_REDIS_URL, type TestDatabase, uniqueName } from '../support/services.ts';
+import {
+  countRows,
+  createTestDatabase,
+  deleteStreamKeys,
+  TEST_REDIS_URL,
+  type TestDatabase,
+  uniqueName,
+} from '../support/services.ts';
 
 /** The original's schema (SEED-API.md "Tables"): surrogate ids, naive timestamps, failures not unique. */
 const ORIGINAL_SCHEMA = `
@@ -264,10 +271,7 @@ describe('our pipeline on the migrated database', () => {
   });
 
   afterAll(async () => {
-    const { Redis } = await import('ioredis');
-    const redis = new Redis(TEST_REDIS_URL);
-    await redis.del(streamKey, `${streamKey}:errors`);
-    redis.disconnect();
+    await deleteStreamKeys(streamKey);
     await adapters?.close();
   });
 

@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, type RunningProcess, runScript } from '../support/processes.ts';
-import { createTestDatabase, TEST_REDIS_URL, type TestDatabase, uniqueName } from '../support/services.ts';
+import { type RunningProcess, runScript } from '../support/processes.ts';
+import { createTestDatabase, deleteStreamKeys, TEST_REDIS_URL, uniqueName } from '../support/services.ts';
+import { createServerStorage, type ServerStorage } from '../support/start-server.ts';
 
 const modes = [
   ['pg + ioredis', {}],
@@ -18,31 +19,19 @@ const modes = [
 ] as const;
 
 describe.each(modes)('npm start on %s', (_name, driverEnv) => {
-  let db: TestDatabase;
+  let storage: ServerStorage;
   let server: RunningProcess;
   let url: string;
-  const streamKey = uniqueName('events');
 
   beforeAll(async () => {
-    db = await createTestDatabase({ migrate: false });
-    const port = await freePort();
-    server = runScript('scripts/start.ts', [], {
-      ...driverEnv,
-      PORT: String(port),
-      DATABASE_URL: db.url,
-      REDIS_URL: TEST_REDIS_URL,
-      STREAM_KEY: streamKey,
-      BLOCK_MS: '1000',
-    });
+    storage = await createServerStorage(driverEnv);
+    server = runScript('scripts/start.ts', [], storage.env);
     [, url] = (await server.waitFor(/API\s+(http:\/\/\S+)/, 60_000)) as unknown as [string, string];
   }, 90_000);
 
   afterAll(async () => {
     await server?.stop('SIGKILL');
-    const redis = new Redis(TEST_REDIS_URL);
-    await redis.del(streamKey, `${streamKey}:errors`);
-    redis.disconnect();
-    await db?.drop();
+    await storage?.drop();
   });
 
   it('applies migrations, accepts an event and shows it processed within a second', async () => {
@@ -163,9 +152,7 @@ describe('npm start with credentials in its URLs', () => {
       expect(run.output()).toMatch(/local RDS Data API endpoint: \S+ \(over postgres:\/\/postgres:\*\*\*@/);
       expect(run.output()).toMatch(/stream\s+ioredis redis:\/\/default:\*\*\*@127\.0\.0\.1:6379/);
     } finally {
-      const redis = new Redis(TEST_REDIS_URL);
-      await redis.del(streamKey, `${streamKey}:errors`);
-      redis.disconnect();
+      await deleteStreamKeys(streamKey);
       await db.drop();
     }
   }, 90_000);
@@ -217,9 +204,7 @@ describe('npm start on the embedded database', () => {
       expect((await fetch(`${(await first.waitFor(/API\s+(http:\/\/\S+)/, 1000))[1]}/health`)).status).toBe(200);
     } finally {
       await first.stop('SIGINT');
-      const redis = new Redis(TEST_REDIS_URL);
-      await redis.del(streamKey, `${streamKey}:errors`);
-      redis.disconnect();
+      await deleteStreamKeys(streamKey);
     }
     // A clean stop releases the lock.
     expect(existsSync(`${dataDir}.lock`)).toBe(false);

@@ -3,11 +3,11 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStartBundle, START_NODE_FLAGS } from '../../scripts/build/start-bundle.ts';
-import { baseEnv, freePort, ManagedProcess, REPO_ROOT } from '../support/child-processes.ts';
-import { createTestDatabase, TEST_REDIS_URL, type TestDatabase, uniqueName } from '../support/services.ts';
+import { baseEnv, ManagedProcess, REPO_ROOT } from '../support/child-processes.ts';
+import { uniqueName } from '../support/services.ts';
+import { createServerStorage, type ServerStorage } from '../support/start-server.ts';
 
 // Two folders below the root, like dist/start/: paths built from import.meta.url must reach the same files.
 const outdir = join(REPO_ROOT, 'dist', uniqueName('test-start'));
@@ -45,25 +45,15 @@ describe.each([
   ['pg + ioredis', {}],
   ['data-api + upstash (local endpoints loaded on demand)', { SQL_DRIVER: 'data-api', STREAM_DRIVER: 'upstash' }],
 ] as const)('the bundled server on %s', (_name, driverEnv) => {
-  let db: TestDatabase;
+  let storage: ServerStorage;
   let server: ManagedProcess;
   let url: string;
-  const streamKey = uniqueName('events');
 
   beforeAll(async () => {
-    db = await createTestDatabase({ migrate: false });
-    const port = await freePort();
+    storage = await createServerStorage(driverEnv);
     const child = spawn(process.execPath, [...START_NODE_FLAGS, join(outdir, 'start.mjs')], {
       cwd: REPO_ROOT,
-      env: {
-        ...baseEnv(),
-        ...driverEnv,
-        PORT: String(port),
-        DATABASE_URL: db.url,
-        REDIS_URL: TEST_REDIS_URL,
-        STREAM_KEY: streamKey,
-        BLOCK_MS: '1000',
-      },
+      env: { ...baseEnv(), ...storage.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     server = new ManagedProcess('bundled start', child);
@@ -73,10 +63,7 @@ describe.each([
 
   afterAll(async () => {
     await server?.stop();
-    const redis = new Redis(TEST_REDIS_URL);
-    await redis.del(streamKey, `${streamKey}:errors`);
-    redis.disconnect();
-    await db?.drop();
+    await storage?.drop();
   });
 
   it('applies the migrations from schemas/, accepts an event and serves the docs assets from node_modules', async () => {

@@ -1,6 +1,7 @@
 // Isolation for integration tests: each test file gets its own Postgres database and its own
 // stream keys on the real local services, and drops them afterwards (tests run in parallel and twice).
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { loadMigrations } from '../../lambdas/adapters/migration-files.ts';
 import { createPgExecutor } from '../../lambdas/adapters/sql/pg.ts';
@@ -63,4 +64,14 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
 export async function countRows(sql: SqlExecutor, table: string, where = 'true', params = {}): Promise<number> {
   const result = await sql.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table} WHERE ${where}`, params);
   return Number(result.rows[0]?.n ?? 0);
+}
+
+/** Deletes a stream key and its `:errors` hash from the local Redis. */
+export async function deleteStreamKeys(streamKey: string): Promise<void> {
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    await redis.del(streamKey, `${streamKey}:errors`);
+  } finally {
+    redis.disconnect();
+  }
 }
