@@ -138,6 +138,16 @@ afterAll(async () => {
 
 const text = { 'Content-Type': 'text/plain' };
 
+/** The routes a producer calls (each behind x-api-key under PRODUCER_KEYS), with a fresh body where one is sent. */
+const producerRoutes = () =>
+  [
+    ['postEvent', 'POST', '/events', purchase()],
+    ['postEventBatch', 'POST', '/events/batch', { events: [purchase()] }],
+    ['getEventStatus', 'GET', '/events/7f1e0c1a-0000-4000-8000-000000000000', undefined],
+    ['getHealth', 'GET', '/health', undefined],
+    ['getBacklogSummary', 'GET', '/metrics/summary', undefined],
+  ] as const;
+
 describe('every documented answer the app gives conforms to the document', () => {
   it('meta: service info, the docs page and its assets', async () => {
     expectDocumented('getServiceInfo', await pipeline.call('GET', '/'));
@@ -222,13 +232,7 @@ describe('every documented answer the app gives conforms to the document', () =>
       ['billing', 'contract-billing-key-01'],
     ]);
     const keyed = createTestPipeline({ sql, stream, producerKeys: keys });
-    for (const [operationId, method, path, body] of [
-      ['postEvent', 'POST', '/events', purchase()],
-      ['postEventBatch', 'POST', '/events/batch', { events: [purchase()] }],
-      ['getEventStatus', 'GET', '/events/7f1e0c1a-0000-4000-8000-000000000000', undefined],
-      ['getHealth', 'GET', '/health', undefined],
-      ['getBacklogSummary', 'GET', '/metrics/summary', undefined],
-    ] as const) {
+    for (const [operationId, method, path, body] of producerRoutes()) {
       const response = await keyed.call(method, path, { ...(body ? { body } : {}) });
       expect(response.status, `${operationId} without x-api-key`).toBe(403);
       expectDocumented(operationId, response);
@@ -302,13 +306,9 @@ describe('every documented answer the app gives conforms to the document', () =>
     stream.down = true;
     try {
       for (const [operationId, method, path, body] of [
-        ['postEvent', 'POST', '/events', purchase()],
-        ['postEventBatch', 'POST', '/events/batch', { events: [purchase()] }],
-        ['getEventStatus', 'GET', '/events/7f1e0c1a-0000-4000-8000-000000000000', undefined],
-        ['getHealth', 'GET', '/health', undefined],
-        ['getBacklogSummary', 'GET', '/metrics/summary', undefined],
-        ['redriveFailedEvents', 'POST', '/admin/redrive', { all: true }],
-      ] as const) {
+        ...producerRoutes(),
+        ['redriveFailedEvents', 'POST', '/admin/redrive', { all: true }] as const,
+      ]) {
         const response = await pipeline.call(method, path, {
           ...(body ? { body } : {}),
           headers: { 'x-admin-token': ADMIN_TOKEN },
