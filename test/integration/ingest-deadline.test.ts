@@ -129,6 +129,18 @@ async function fallbackEventIds(): Promise<string[]> {
 
 const storedRows = (eventId: string) => countRows(direct, 'raw_events', 'event_id = :id', { id: sqlUuid(eventId) });
 
+/** Posts one event and expects 202 with the event handed to the fallback queue, before the invocation's time is up. */
+async function expectAcceptedViaFallback(): Promise<{ event: ReturnType<typeof purchase>; response: APIGatewayProxyResult }> {
+  const event = purchase();
+
+  const { response, elapsedMs } = await wiring.handle(event);
+
+  expect(response.statusCode).toBe(202);
+  expect(await fallbackEventIds()).toContain(event.event_id);
+  expect(elapsedMs).toBeLessThan(INVOCATION_MS);
+  return { event, response };
+}
+
 let wiring: Wiring;
 
 beforeEach(async () => {
@@ -151,25 +163,16 @@ describe('ingest handler under an invocation deadline', () => {
 
   it('a Data API endpoint that accepts and never answers: 202 via the fallback queue, before the deadline', async () => {
     wiring.database.hang();
-    const event = purchase();
 
-    const { response, elapsedMs } = await wiring.handle(event);
+    const { event, response } = await expectAcceptedViaFallback();
 
-    expect(response.statusCode).toBe(202);
     expect(JSON.parse(response.body)).toMatchObject({ event_id: event.event_id, status: 'accepted' });
-    expect(await fallbackEventIds()).toContain(event.event_id);
-    expect(elapsedMs).toBeLessThan(INVOCATION_MS);
   });
 
   it('a Data API endpoint that answers after the time left: 202 via the fallback queue, before the deadline', async () => {
     wiring.database.slow(INVOCATION_MS + 2000);
-    const event = purchase();
 
-    const { response, elapsedMs } = await wiring.handle(event);
-
-    expect(response.statusCode).toBe(202);
-    expect(await fallbackEventIds()).toContain(event.event_id);
-    expect(elapsedMs).toBeLessThan(INVOCATION_MS);
+    await expectAcceptedViaFallback();
   });
 
   it('a slow Data API endpoint that still answers in time: stored in the database, not the fallback', async () => {
@@ -208,25 +211,17 @@ describe('ingest handler under an invocation deadline', () => {
 
   it('the Upstash endpoint answers after the time left: 202, the row stored and handed to the fallback queue to publish', async () => {
     wiring.redis.slow(INVOCATION_MS + 2000);
-    const event = purchase();
 
-    const { response, elapsedMs } = await wiring.handle(event);
+    const { event } = await expectAcceptedViaFallback();
 
-    expect(response.statusCode).toBe(202);
     expect(await storedRows(event.event_id)).toBe(1);
-    expect(await fallbackEventIds()).toContain(event.event_id);
-    expect(elapsedMs).toBeLessThan(INVOCATION_MS);
   });
 
   it('the Upstash endpoint hangs after the row is stored: 202, and the event is handed to the fallback queue to publish', async () => {
     wiring.redis.hang();
-    const event = purchase();
 
-    const { response, elapsedMs } = await wiring.handle(event);
+    const { event } = await expectAcceptedViaFallback();
 
-    expect(response.statusCode).toBe(202);
     expect(await storedRows(event.event_id)).toBe(1);
-    expect(await fallbackEventIds()).toContain(event.event_id);
-    expect(elapsedMs).toBeLessThan(INVOCATION_MS);
   });
 });
