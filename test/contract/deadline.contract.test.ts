@@ -13,6 +13,7 @@ import { createSqsIngestFallbackQueue } from '../../lambdas/adapters/sqs/fallbac
 import { createIoredisStream } from '../../lambdas/adapters/stream/ioredis.ts';
 import { createUpstashStream } from '../../lambdas/adapters/stream/upstash.ts';
 import { type Dependency, DependencyUnavailableError } from '../../lambdas/errors.ts';
+import type { SqlExecutor } from '../../lambdas/ports.ts';
 import { startDataApiServer } from '../../scripts/local-endpoints/data-api.ts';
 import { startLocalSqs } from '../../scripts/local-endpoints/sqs.ts';
 import { startUpstashRestServer } from '../../scripts/local-endpoints/upstash-rest.ts';
@@ -51,6 +52,20 @@ const tcpTarget = (url: string) => {
   return { host: parsed.hostname, port: Number(parsed.port) };
 };
 
+/** A hung adapter: the calls to make against it, and what to close afterwards, in this order. */
+const hungWith = (calls: Hung['calls'], ...closers: Array<() => unknown>): Hung => ({
+  calls,
+  close: async () => {
+    for (const close of closers) await close();
+  },
+});
+
+/** The calls every SQL executor makes. */
+const sqlCalls = (sql: SqlExecutor): Hung['calls'] => [
+  ['query', () => sql.query('SELECT 1')],
+  ['transaction', () => sql.transaction((tx) => tx.query('SELECT 1'))],
+];
+
 const CASES: Case[] = [
   {
     adapter: 'pg',
@@ -60,16 +75,11 @@ const CASES: Case[] = [
       const sql = createPgExecutor({ connectionString: proxy.rewrite(ADMIN_DATABASE_URL), max: 2 });
       await sql.query('SELECT 1');
       proxy.hang();
-      return {
-        calls: [
-          ['query', () => sql.query('SELECT 1')],
-          ['transaction', () => sql.transaction((tx) => tx.query('SELECT 1'))],
-        ],
-        close: async () => {
-          await proxy.close();
-          await sql.close();
-        },
-      };
+      return hungWith(
+        sqlCalls(sql),
+        () => proxy.close(),
+        () => sql.close(),
+      );
     },
   },
   {
@@ -82,17 +92,12 @@ const CASES: Case[] = [
       const sql = createDataApiExecutor({ ...ARNS, database, endpoint: `http://127.0.0.1:${proxy.port}`, region: REGION });
       await sql.query('SELECT 1');
       proxy.hang();
-      return {
-        calls: [
-          ['query', () => sql.query('SELECT 1')],
-          ['transaction', () => sql.transaction((tx) => tx.query('SELECT 1'))],
-        ],
-        close: async () => {
-          await sql.close();
-          await proxy.close();
-          await server.close();
-        },
-      };
+      return hungWith(
+        sqlCalls(sql),
+        () => sql.close(),
+        () => proxy.close(),
+        () => server.close(),
+      );
     },
   },
   {
@@ -109,17 +114,15 @@ const CASES: Case[] = [
       });
       await stream.ensureGroup();
       proxy.hang();
-      return {
-        calls: [
+      return hungWith(
+        [
           ['readNew', () => stream.readNew('c1', { count: 10, blockMs: 10_000 })],
           ['ack', () => stream.ack(['1-0'])],
           ['stats (pipeline)', () => stream.stats()],
         ],
-        close: async () => {
-          await stream.close();
-          await proxy.close();
-        },
-      };
+        () => stream.close(),
+        () => proxy.close(),
+      );
     },
   },
   {
@@ -136,16 +139,14 @@ const CASES: Case[] = [
       });
       await stream.ensureGroup();
       proxy.hang();
-      return {
-        calls: [
+      return hungWith(
+        [
           ['readNew', () => stream.readNew('c1', { count: 10 })],
           ['stats (pipeline)', () => stream.stats()],
         ],
-        close: async () => {
-          await proxy.close();
-          await server.close();
-        },
-      };
+        () => proxy.close(),
+        () => server.close(),
+      );
     },
   },
   {
@@ -162,20 +163,18 @@ const CASES: Case[] = [
       await fallback.send(['{}']);
       proxy.hang();
       const letter = { eventId: 'e1', payload: {}, errorType: 'E', errorMessage: 'm', attempts: 1, failedAt: '' };
-      return {
-        calls: [
+      return hungWith(
+        [
           ['fallback send', () => fallback.send(['{}'])],
           ['fallback receive (20 s long poll asked)', () => fallback.receive({ max: 10, waitSeconds: 20 })],
           ['fallback receive (queue default)', () => fallback.receive({ max: 10 })],
           ['fallback delete', () => fallback.delete(['handle'])],
           ['dead letter send', () => dlq.send([letter])],
         ],
-        close: async () => {
-          client.destroy();
-          await proxy.close();
-          await sqs.close();
-        },
-      };
+        () => client.destroy(),
+        () => proxy.close(),
+        () => sqs.close(),
+      );
     },
   },
   {
@@ -184,13 +183,11 @@ const CASES: Case[] = [
     async open() {
       const silent = await startSilentServer();
       const client = new SecretsManagerClient({ endpoint: silent.url, region: REGION, credentials: CREDENTIALS });
-      return {
-        calls: [['read the Upstash secret', () => readUpstashCredentials(ARNS.secretArn, client)]],
-        close: async () => {
-          client.destroy();
-          await silent.close();
-        },
-      };
+      return hungWith(
+        [['read the Upstash secret', () => readUpstashCredentials(ARNS.secretArn, client)]],
+        () => client.destroy(),
+        () => silent.close(),
+      );
     },
   },
   {
@@ -200,10 +197,9 @@ const CASES: Case[] = [
       const silent = await startSilentServer();
       const { hostname, port } = new URL(silent.url);
       const options = { host: hostname, port: Number(port), sessionToken: 'token' };
-      return {
-        calls: [['read the Upstash secret', () => readUpstashCredentialsFromExtension(ARNS.secretArn, options)]],
-        close: () => silent.close(),
-      };
+      return hungWith([['read the Upstash secret', () => readUpstashCredentialsFromExtension(ARNS.secretArn, options)]], () =>
+        silent.close(),
+      );
     },
   },
 ];
