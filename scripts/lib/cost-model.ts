@@ -112,6 +112,11 @@ export interface UsageCounts {
   readonly metricsBusy: number;
 }
 
+/**
+ * Per-event counts. Requests per event are measured by `npm run bench` phase (k) (Data API calls and
+ * Upstash commands counted at the local endpoints); Lambda milliseconds are estimates for AWS (the
+ * bench's own are local, with no network round trips to Aurora and Upstash, so they understate them).
+ */
 export const ESTIMATED_COUNTS: UsageCounts = {
   ingestMsPerSingle: 60,
   ingestMsPerBatch: 150,
@@ -121,12 +126,14 @@ export const ESTIMATED_COUNTS: UsageCounts = {
   // Ingest: one multi-row INSERT … RETURNING per request (single or batch).
   dataApiPerSinglePost: 1,
   dataApiPerBatchPost: 1,
-  // Consumer: outcome writes in one transaction (begin, write, commit) plus one read.
-  dataApiPerConsumerBatch: 4,
+  // Consumer: measured by `npm run bench` phase (k), 2026-11-30: 11 Data API calls per 1,000 events drained
+  // in batches of 100 (one outcome statement per batch, plus the reconciler and trim now and then).
+  dataApiPerConsumerBatch: 1.1,
   // One XADD per event (a pipeline still bills each command).
   upstashPerEventIngest: 1,
-  // XPENDING (due retries), XREADGROUP, XACK.
-  upstashPerConsumerBatch: 3,
+  // Measured (phase k): 24 Upstash commands per 1,000 events in batches of 100 — XACK travels with the
+  // next XREADGROUP, XPENDING runs once per retry base, not per batch.
+  upstashPerConsumerBatch: 2.4,
   // Per tick: XPENDING + an empty XREADGROUP, maintenance (XINFO, XPENDING summary, XTRIM, consumer
   // pruning) and the shared reconcile timer.
   upstashPerTick: 8,

@@ -13,7 +13,6 @@ import { DOCS_ASSETS, DOCS_ASSETS_BUNDLE_DIR } from '../../lambdas/ingest/docs-a
 import { configFromContext } from '../../lib/config.ts';
 import { EventFlowStack } from '../../lib/eventflow-stack.ts';
 import { MIGRATIONS_BUNDLE_DIR, MIGRATIONS_SOURCE_DIR } from '../../lib/migrations.ts';
-import { FRESH_MIGRATIONS } from '../support/migrations.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: synthesized CloudFormation JSON is untyped by nature
 type Cfn = any;

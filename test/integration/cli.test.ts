@@ -7,7 +7,6 @@ import { loadMigrations } from '../../lambdas/adapters/migration-files.ts';
 import { createPgExecutor } from '../../lambdas/adapters/sql/pg.ts';
 import type { SqlExecutor } from '../../lambdas/ports.ts';
 import { type LocalStack, startLocalStack } from '../../scripts/lib/local-stack.ts';
-import { FRESH_MIGRATIONS } from '../support/migrations.ts';
 import { freePort, runScript } from '../support/processes.ts';
 import { countRows, createTestDatabase, TEST_REDIS_URL, type TestDatabase, uniqueName } from '../support/services.ts';
 
