@@ -10,6 +10,7 @@ import { createSqsClient } from '../../lambdas/adapters/sqs/client.ts';
 import { createSqsDeadLetterQueue } from '../../lambdas/adapters/sqs/dead-letter-queue.ts';
 import { createSqsIngestFallbackQueue } from '../../lambdas/adapters/sqs/fallback-queue.ts';
 import { createIoredisStream } from '../../lambdas/adapters/stream/ioredis.ts';
+import { DependencyUnavailableError } from '../../lambdas/errors.ts';
 import type { SqlExecutor } from '../../lambdas/ports.ts';
 import { type LocalSqs, startLocalSqs } from '../../scripts/local-endpoints/sqs.ts';
 import { purchase } from '../support/events.ts';
@@ -151,6 +152,38 @@ describe('a database outage while consuming', () => {
     });
     expect(row.rows[0]).toEqual({ attempts: 1 });
     expect(await cont.pipeline.counter('drain_paused_total', { dependency: 'database' })).toBeGreaterThanOrEqual(1);
+  });
+  it('acknowledges the outcomes already committed before it pauses, so no one claims them again meanwhile', async () => {
+    // The processed write succeeds; the dead-letter write of the same batch meets the outage.
+    const good = await env.pipeline.call('POST', '/events', { body: purchase() });
+    const bad = await env.pipeline.call('POST', '/events', { body: purchase({ properties: { amount: -1 } }) });
+    let down = true;
+    const failedWritesDown: SqlExecutor = {
+      maxStatementBytes: realSql.maxStatementBytes,
+      query: async (text, params) => {
+        // The dead-letter write and the drain's probe meet the outage; the processed write went through.
+        if (down && /INSERT INTO failed_events|^SELECT 1$/.test(text.trim())) {
+          throw new DependencyUnavailableError('database', 'database unavailable: cut by the test');
+        }
+        return realSql.query(text, params);
+      },
+      transaction: (fn) => realSql.transaction(fn),
+      close: async () => {},
+    };
+    const pipeline = createTestPipeline({
+      sql: failedWritesDown,
+      stream: env.stream,
+      settings: { mode: 'continuous', blockMs: 50, retryBaseMs: 100, maintenanceIntervalMs: 60_000 },
+    });
+    const deadline = Date.now() + 1500;
+    const draining = pipeline.drainer.drain({ remainingMs: () => deadline - Date.now(), marginMs: 0 });
+    await sleep(600); // the batch is written and the drain is paused, probing
+    const pendingWhilePaused = [...(await deliveryCounts(env.streamKey)).keys()];
+    down = false;
+    await draining;
+    expect(await outcomeOf(good.body.event_id)).toBe('processed');
+    expect(pendingWhilePaused).toHaveLength(1); // only the dead letter waits, not the processed event
+    expect(await outcomeOf(bad.body.event_id)).toBe('failed');
   });
 });
 

@@ -215,6 +215,9 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
 
     /** Pauses the drain until the dependency answers; false when the invocation should end instead. */
     async function pause(error: DependencyUnavailableError): Promise<boolean> {
+      // Committed outcomes are acknowledged now, not after the outage: held for its length, they would
+      // look abandoned and be claimed again by other consumers (harmless duplicates, wasted work).
+      await flushAcks();
       summary.pauses++;
       metrics.count('drainPaused', 1, { dependency: error.dependency });
       if (settings.mode === 'scheduled') {
