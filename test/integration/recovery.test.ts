@@ -153,6 +153,17 @@ describe('a database outage while consuming', () => {
     expect(row.rows[0]).toEqual({ attempts: 1 });
     expect(await cont.pipeline.counter('drain_paused_total', { dependency: 'database' })).toBeGreaterThanOrEqual(1);
   });
+  it('a continuous invocation that ends inside the outage hands the attempts back before it returns', async () => {
+    const cont = await setup({ mode: 'continuous', blockMs: 50 });
+    await cont.pipeline.call('POST', '/events', { body: purchase() });
+    cont.sql.down = true;
+    const deadline = Date.now() + 800;
+    const summary = await cont.pipeline.drainer.drain({ remainingMs: () => deadline - Date.now(), marginMs: 0 });
+    expect(summary.pauses).toBeGreaterThanOrEqual(1);
+    // The next invocation may run in another container: the count must already be back in Redis.
+    expect([...(await deliveryCounts(cont.streamKey)).values()]).toEqual([0]);
+  });
+
   it('acknowledges the outcomes already committed before it pauses, so no one claims them again meanwhile', async () => {
     // The processed write succeeds; the dead-letter write of the same batch meets the outage.
     const good = await env.pipeline.call('POST', '/events', { body: purchase() });

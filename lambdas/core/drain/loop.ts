@@ -230,6 +230,8 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
         return false;
       }
       const resumed = await outage.rideOut(error, left);
+      // Ending before the dependency came back: hand the attempts back before this invocation ends.
+      if (!resumed) await outage.restore();
       // The excused deliveries were handed back due at once.
       checkPendingSoon();
       return resumed;

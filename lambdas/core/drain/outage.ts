@@ -2,7 +2,7 @@
 // no new work, backs off (capped exponential, jittered) and probes before resuming; deliveries that met
 // the outage get their attempt back, so only failures caused by the event count toward MAX_ATTEMPTS.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type DependencyUnavailableError, errorMessage } from '../../errors.ts';
+import { type DependencyUnavailableError, errorMessage, StreamGroupMissingError } from '../../errors.ts';
 import type { EventStream, Logger, SqlExecutor } from '../../ports.ts';
 import type { Delivery } from './delivery.ts';
 
@@ -44,6 +44,12 @@ export function createOutageGuard(deps: OutageDeps, consumer: string) {
       unrestored.clear();
       return true;
     } catch (error) {
+      if (error instanceof StreamGroupMissingError) {
+        // Redis lost the group, and with it these pending entries: nothing to hand back (the reconciler
+        // republishes whatever had no outcome, with a fresh count).
+        unrestored.clear();
+        return true;
+      }
       deps.logger.warn('could not restore delivery counts yet', { error: errorMessage(error), entries: unrestored.size });
       return false;
     }
@@ -71,8 +77,11 @@ export function createOutageGuard(deps: OutageDeps, consumer: string) {
       error: error.message,
     });
     while (allowedMs() > 0) {
+      // Handing attempts back needs only Redis: do it now, not after the database returns, so an outage
+      // that outlasts this invocation does not leave the entries with its delivery counted.
+      const restored = await restore();
       await sleep(Math.min(pauseMs(attempt++), allowedMs()));
-      if ((await probe(error)) && (await restore())) {
+      if ((await probe(error)) && (restored || (await restore()))) {
         deps.logger.info('dependency answers again; the drain resumes', {
           dependency: error.dependency,
           paused_ms: Date.now() - (pausedSince ?? Date.now()),
