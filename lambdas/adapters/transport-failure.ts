@@ -116,6 +116,7 @@ const UNAVAILABLE_MESSAGE = new RegExp(
 
 interface ErrorShape {
   name?: unknown;
+  status?: unknown;
   code?: unknown;
   message?: unknown;
   cause?: unknown;
@@ -143,7 +144,13 @@ export function transportFailure(error: unknown): TransportFailure | undefined {
     const name = typeof err.name === 'string' ? err.name : '';
     const code = typeof err.code === 'string' ? err.code : '';
     const message = typeof err.message === 'string' ? err.message : '';
-    const status = typeof err.$metadata?.httpStatusCode === 'number' ? err.$metadata.httpStatusCode : undefined;
+    // The AWS SDK reports the HTTP status in $metadata; fetch-based clients (Upstash) as `status`.
+    const status =
+      typeof err.$metadata?.httpStatusCode === 'number'
+        ? err.$metadata.httpStatusCode
+        : typeof err.status === 'number'
+          ? err.status
+          : undefined;
     if (name === 'DatabaseResumingException') resuming = true;
     if (
       UNAVAILABLE_NAMES.has(name) ||

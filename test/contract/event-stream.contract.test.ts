@@ -272,6 +272,15 @@ function describeEventStreamConformance(adapter: AdapterUnderTest): void {
       expect(error).not.toBeInstanceOf(DependencyUnavailableError);
       expect((error as Error).message).toMatch(/NOGROUP/);
     });
+
+    it('rejects with StreamGroupMissingError when the read carries acks (one pipeline) and the group is gone', async () => {
+      await stream.add(['orphan']);
+
+      const error = await rejectionOf(stream.readNew('c1', { count: 10, ack: ['1-0'] }));
+
+      expect(error).toBeInstanceOf(StreamGroupMissingError);
+      expect((error as Error).message).toMatch(/^NOGROUP/);
+    });
   });
 
   describe('pending', () => {
@@ -424,6 +433,8 @@ function describeEventStreamConformance(adapter: AdapterUnderTest): void {
       expect(await rawGroupLag(target.streamKey)).toBeNull();
 
       expect((await stream.stats()).lag).toBe(LAG_COUNT_LIMIT);
+      // A caller comparing with a higher limit (backpressure) asks for it.
+      expect((await stream.stats({ lagCountLimit: LAG_COUNT_LIMIT + 5 })).lag).toBe(LAG_COUNT_LIMIT + 5);
     });
   });
 

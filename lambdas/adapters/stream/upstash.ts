@@ -31,6 +31,8 @@ export class UpstashError extends Error {
     message: string,
     readonly status?: number,
     options?: ErrorOptions,
+    /** The pipeline command that failed, when one did. */
+    readonly command?: string,
   ) {
     super(message, options);
   }
@@ -112,7 +114,9 @@ function createRestClient(url: string, token: string) {
     async pipeline(commands: readonly Command[]): Promise<unknown[]> {
       const replies = (await post('/pipeline', commands)) as Reply[];
       return replies.map(({ result, error }, i) => {
-        if (error) throw new UpstashError(`${commands[i]?.[0]} failed: ${error}`);
+        // Redis's reply text stays the message (classifiers match NOGROUP, LOADING … at its start); the
+        // command is kept beside it.
+        if (error) throw new UpstashError(error, undefined, undefined, String(commands[i]?.[0]));
         return decodeReply(result);
       });
     },
