@@ -118,7 +118,11 @@ export interface EventStream {
   /** XTRIM <key> MINID ~ <id>: drops entries older than id. Returns entries removed. */
   trimBefore(id: string): Promise<number>;
   /** StreamGroupMissingError when the stream or the group does not exist (yet, or any more). */
-  stats(): Promise<StreamStats>;
+  /**
+   * Backlog figures. When Redis cannot tell the lag, it is counted up to `lagCountLimit` (default
+   * LAG_COUNT_LIMIT): a caller comparing the lag with a higher limit asks for that limit.
+   */
+  stats(options?: { lagCountLimit?: number }): Promise<StreamStats>;
   /** XLEN: 0 when the stream does not exist. Answers whether or not the group exists. */
   length(): Promise<number>;
   /** XINFO CONSUMERS; StreamGroupMissingError when the stream or the group does not exist. */

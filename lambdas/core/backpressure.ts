@@ -78,11 +78,13 @@ export function createBackpressure(deps: { stream: EventStream; clock: Clock; lo
   let previous: Sample | null = null;
   let refreshing: Promise<void> | null = null;
   let readAt = Number.NEGATIVE_INFINITY;
+  // Where Redis cannot tell the lag it is counted: far enough to compare with the limit, no further.
+  const lagCountLimit = settings.maxLag > 0 ? { lagCountLimit: settings.maxLag + 1 } : {};
 
   async function refresh(): Promise<void> {
     readAt = deps.clock.now().getTime();
     try {
-      const sample = { at: deps.clock.now().getTime(), stats: await deps.stream.stats() };
+      const sample = { at: deps.clock.now().getTime(), stats: await deps.stream.stats(lagCountLimit) };
       previous = latest;
       latest = sample;
     } catch (error) {
@@ -101,7 +103,9 @@ export function createBackpressure(deps: { stream: EventStream; clock: Clock; lo
         refreshing = null;
       });
     }
-    if (refreshing) await refreshing;
+    // Only the first read waits; later ones serve the last sample while it refreshes, so a slow or hung
+    // stats call never holds up ingest.
+    if (refreshing && !latest) await refreshing;
     if (!latest) return null;
     const rate = previous ? drainRate(previous, latest) : null;
     return throttleFor(latest.stats, now, rate, settings);

@@ -135,7 +135,7 @@ export function createCommandStream(transport: RedisTransport, options: { stream
     async trimBefore(id) {
       return Number(await call('XTRIM', key, 'MINID', '~', id));
     },
-    async stats() {
+    async stats(options) {
       // XINFO GROUPS before XPENDING: an entry delivered between the two is after the last-delivered
       // id read first, or shows in the pending summary read second, so a trim threshold computed from
       // the pair never passes an unacknowledged entry (the pipeline is not atomic).
@@ -151,7 +151,14 @@ export function createCommandStream(transport: RedisTransport, options: { stream
       const stats = parseStats(length, summary, groups, group);
       if (stats.lag !== null) return stats;
       // Not atomic with the pipeline above: entries added meanwhile count too, which a lag may.
-      const after = await call('EVAL', COUNT_AFTER_SCRIPT, 1, key, stats.lastDeliveredId, LAG_COUNT_LIMIT);
+      const after = await call(
+        'EVAL',
+        COUNT_AFTER_SCRIPT,
+        1,
+        key,
+        stats.lastDeliveredId,
+        options?.lagCountLimit ?? LAG_COUNT_LIMIT,
+      );
       return { ...stats, lag: Number(after) };
     },
     async length() {
