@@ -73,6 +73,16 @@ describe('createBackpressure', () => {
     expect(env.calls()).toBe(2);
   });
 
+  it('serves the last sample while a refresh hangs, instead of holding requests', async () => {
+    let hang = false;
+    const env = setup(() => (hang ? new Promise<never>(() => {}) : Promise.resolve(streamStats({ lag: 50 }))));
+    expect((await env.bp.check())?.reason).toBe('lag');
+    hang = true;
+    env.advance(1000);
+    const answer = await Promise.race([env.bp.check(), new Promise((resolve) => setTimeout(() => resolve('held'), 200))]);
+    expect(answer).toMatchObject({ reason: 'lag' });
+  });
+
   it('fails open when the stats cannot be read, still at most once per TTL', async () => {
     const env = setup(async () => {
       throw new Error('redis down');
