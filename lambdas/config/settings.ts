@@ -78,9 +78,16 @@ const settings = {
     defaultNote: '`pg` if `DATABASE_URL` is set, else `pglite`',
     doc: '`pglite` (embedded), `pg` (direct / RDS Proxy), `data-api` (Aurora via the RDS Data API)',
   }),
-  [ENV.databaseUrl]: setting(z.string().check(z.regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// URL' })), {
-    doc: 'Postgres URL for `pg`; for local `data-api` mode, the database the local endpoint sits on',
-  }),
+  [ENV.databaseUrl]: setting(
+    z.string().check(
+      z.regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// URL' }),
+      // Checked here so no later `new URL()` can fail on it and print it, password included.
+      z.refine((value) => URL.canParse(value), { error: 'is not a valid URL (check the host, port and escaping)' }),
+    ),
+    {
+      doc: 'Postgres URL for `pg`; for local `data-api` mode, the database the local endpoint sits on',
+    },
+  ),
   [ENV.pgliteDir]: setting(z.string(), { default: '.eventflow/pglite', doc: 'where the embedded database keeps its files' }),
   [ENV.dbClusterArn]: setting(nonEmpty, { doc: 'Aurora cluster ARN (required for `data-api`)' }),
   [ENV.dbSecretArn]: setting(nonEmpty, {
@@ -96,10 +103,16 @@ const settings = {
     default: 'ioredis',
     doc: '`ioredis` (TCP: local Redis, ElastiCache/Valkey, Upstash over TLS) or `upstash` (REST)',
   }),
-  [ENV.redisUrl]: setting(z.string().check(z.regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' })), {
-    default: 'redis://127.0.0.1:6379',
-    doc: 'Redis for `ioredis` (`rediss://` for TLS)',
-  }),
+  [ENV.redisUrl]: setting(
+    z.string().check(
+      z.regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }),
+      z.refine((value) => URL.canParse(value), { error: 'is not a valid URL (check the host, port and escaping)' }),
+    ),
+    {
+      default: 'redis://127.0.0.1:6379',
+      doc: 'Redis for `ioredis` (`rediss://` for TLS)',
+    },
+  ),
   [ENV.upstashUrl]: setting(url, { doc: 'Upstash REST endpoint (with the token, or `UPSTASH_SECRET_ARN`, for `upstash`)' }),
   [ENV.upstashToken]: setting(z.string(), { doc: 'Upstash REST token' }),
   [ENV.upstashSecretArn]: setting(nonEmpty, {

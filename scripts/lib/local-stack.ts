@@ -51,33 +51,48 @@ export class LocalDependencyError extends Error {
   override readonly name = 'LocalDependencyError';
 }
 
+/** A URL setting the local endpoints need before the config is loaded: refused in one line, never echoed. */
+function urlSetting(env: Record<string, string | undefined>, name: string, fallback?: string): string | undefined {
+  const value = env[name] || fallback;
+  if (value !== undefined && !URL.canParse(value)) {
+    throw new LocalDependencyError(`${name} is not a valid URL (check the host, port and escaping)`);
+  }
+  return value;
+}
+
 async function startLocalEndpoints(env: Record<string, string | undefined>, log: (line: string) => void) {
   const closers: Array<() => Promise<void>> = [];
   const out = { ...env };
+  const databaseUrl = urlSetting(env, ENV.databaseUrl);
   if (env[ENV.sqlDriver] === 'data-api' && !env[ENV.rdsDataEndpoint]) {
-    if (!env[ENV.databaseUrl]) {
+    if (!databaseUrl) {
       throw new LocalDependencyError(
         'SQL_DRIVER=data-api needs DATABASE_URL (the local Data API endpoint sits on a real Postgres)',
       );
     }
     const { startDataApiServer } = await import('../local-endpoints/data-api.ts');
-    const server = await startDataApiServer({ databaseUrl: env[ENV.databaseUrl] as string, port: 0 });
+    const server = await startDataApiServer({ databaseUrl, port: 0 });
     closers.push(() => server.close());
     out[ENV.rdsDataEndpoint] = server.url;
     // The endpoint runs each request on the database the request names: by default, DATABASE_URL's.
-    out[ENV.dbName] ??= new URL(env[ENV.databaseUrl] as string).pathname.slice(1) || 'postgres';
+    out[ENV.dbName] ||= new URL(databaseUrl).pathname.slice(1) || 'postgres';
     out[ENV.dbClusterArn] ??= 'arn:aws:rds:us-east-1:000000000000:cluster:eventflow-local';
     out[ENV.dbSecretArn] ??= 'arn:aws:secretsmanager:us-east-1:000000000000:secret:eventflow-local';
     // The SDK reads these from the process environment; the local endpoint accepts any signature.
     process.env.AWS_REGION ??= 'us-east-1';
     process.env.AWS_ACCESS_KEY_ID ??= 'local';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
-    log(`local RDS Data API endpoint: ${server.url} (over ${redactCredentials(env[ENV.databaseUrl] as string)})`);
+    log(`local RDS Data API endpoint: ${server.url} (over ${redactCredentials(databaseUrl)})`);
   }
   if (env[ENV.streamDriver] === 'upstash' && !env[ENV.upstashUrl]) {
     const { startUpstashRestServer } = await import('../local-endpoints/upstash-rest.ts');
     const token = env[ENV.upstashToken] ?? 'local-token';
-    const server = await startUpstashRestServer({ redisUrl: env[ENV.redisUrl] ?? 'redis://127.0.0.1:6379', token, port: 0 });
+    const redisUrl = urlSetting(env, ENV.redisUrl, 'redis://127.0.0.1:6379') as string;
+    const server = await startUpstashRestServer({ redisUrl, token, port: 0 }).catch((error: unknown) => {
+      throw new LocalDependencyError(
+        `Redis is not reachable at ${redactCredentials(redisUrl)} (the local Upstash endpoint sits on it; ${errorMessage(error)}): start one with \`redis-server --daemonize yes\` or set REDIS_URL`,
+      );
+    });
     closers.push(() => server.close());
     out[ENV.upstashUrl] = server.url;
     out[ENV.upstashToken] = token;
@@ -332,7 +347,10 @@ function running(parts: {
 export function describeSql(config: Config): string {
   switch (config.sql.driver) {
     case 'pg':
-      return `Postgres at ${new URL(config.sql.url).host}${new URL(config.sql.url).pathname}`;
+      // The config checked that it parses; never print it whole (a password may be in it).
+      return URL.canParse(config.sql.url)
+        ? `Postgres at ${new URL(config.sql.url).host}${new URL(config.sql.url).pathname}`
+        : `Postgres at ${redactCredentials(config.sql.url)}`;
     case 'pglite':
       return `embedded PGlite in ${config.sql.dataDir}`;
     case 'data-api':

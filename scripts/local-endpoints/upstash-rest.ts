@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { Redis, ReplyError } from 'ioredis';
+import { redactCredentials } from '../../lambdas/observability/logger.ts';
 import { listen } from './listen.ts';
 
 export interface UpstashRestServerOptions {
@@ -121,7 +122,9 @@ export async function startUpstashRestServer(options: UpstashRestServerOptions):
     await redis.ping();
   } catch (error) {
     redis.disconnect();
-    throw new Error(`upstash-rest: cannot reach Redis at ${options.redisUrl}: ${(error as Error).message}`, { cause: error });
+    throw new Error(`upstash-rest: cannot reach Redis at ${redactCredentials(options.redisUrl)}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 
   async function runOne(command: Command, base64: boolean): Promise<Item> {

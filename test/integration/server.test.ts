@@ -172,6 +172,36 @@ describe('npm start with credentials in its URLs', () => {
       await db.drop();
     }
   });
+
+  it('prints no password, and one line, when DATABASE_URL is not a valid URL', async () => {
+    const run = runScript('scripts/start.ts', [], {
+      PORT: '0',
+      DATABASE_URL: `postgres://postgres:${password}@127.0.0.1:99999/test`,
+    });
+    expect(await run.exited()).toBe(1);
+    expect(run.output()).not.toContain(password);
+    expect(run.output()).toMatch(/^eventflow: DATABASE_URL:? is not a valid URL/m);
+    expect(run.output()).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('prints no password, and one line, when the local Upstash endpoint cannot reach Redis', async () => {
+    const db = await createTestDatabase({ migrate: false });
+    try {
+      const run = runScript('scripts/start.ts', [], {
+        PORT: '0',
+        SQL_DRIVER: 'data-api',
+        STREAM_DRIVER: 'upstash',
+        DATABASE_URL: db.url,
+        REDIS_URL: `redis://default:${password}@127.0.0.1:1`,
+      });
+      expect(await run.exited()).toBe(1);
+      expect(run.output()).not.toContain(password);
+      expect(run.output()).toMatch(/^eventflow: Redis is not reachable at redis:\/\/default:\*\*\*@127\.0\.0\.1:1 /m);
+      expect(run.output()).not.toMatch(/\n\s+at /);
+    } finally {
+      await db.drop();
+    }
+  }, 60_000);
 });
 
 describe('npm start on the embedded database', () => {

@@ -35,6 +35,15 @@ describe('loadConfig', () => {
     );
   });
 
+  it('refuses a URL that does not parse, naming the variable and never echoing the value (it may hold a password)', () => {
+    const attempt = () => loadConfig({ DATABASE_URL: 'postgres://u:s3cret@h:99999/db', REDIS_URL: 'redis://:s3cret@[::1' });
+    expect(attempt).toThrowError(
+      new ConfigError(
+        'invalid configuration: DATABASE_URL: is not a valid URL (check the host, port and escaping); REDIS_URL: is not a valid URL (check the host, port and escaping)',
+      ),
+    );
+  });
+
   it('demands the variables a chosen driver needs', () => {
     expect(() => loadConfig({ SQL_DRIVER: 'data-api' })).toThrow('DB_CLUSTER_ARN is required when SQL_DRIVER=data-api');
     expect(() => loadConfig({ STREAM_DRIVER: 'upstash' })).toThrow(/UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN/);
