@@ -153,6 +153,22 @@ describe('a database outage while consuming', () => {
     expect(row.rows[0]).toEqual({ attempts: 1 });
     expect(await cont.pipeline.counter('drain_paused_total', { dependency: 'database' })).toBeGreaterThanOrEqual(1);
   });
+  it('a stop signal (Ctrl-C, SIGTERM) ends a pause at once instead of waiting for the dependency', async () => {
+    const cont = await setup({ mode: 'continuous', blockMs: 50 });
+    await cont.pipeline.call('POST', '/events', { body: purchase() });
+    cont.sql.down = true;
+    let stop = false;
+    setTimeout(() => {
+      stop = true;
+    }, 300);
+    const started = Date.now();
+    const summary = await cont.pipeline.drainer.drain({ remainingMs: () => 60_000, marginMs: 0, shouldStop: () => stop });
+    expect(summary.pauses).toBeGreaterThanOrEqual(1);
+    // Well before the 60 s budget: the pause gives up within one back-off step (at most 5 s).
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect([...(await deliveryCounts(cont.streamKey)).values()]).toEqual([0]);
+  });
+
   it('a continuous invocation that ends inside the outage hands the attempts back before it returns', async () => {
     const cont = await setup({ mode: 'continuous', blockMs: 50 });
     await cont.pipeline.call('POST', '/events', { body: purchase() });

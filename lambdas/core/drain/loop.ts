@@ -229,7 +229,8 @@ export function createDrainer(deps: DrainDeps, settings: DrainSettings) {
         await outage.restore();
         return false;
       }
-      const resumed = await outage.rideOut(error, left);
+      // Ctrl-C / SIGTERM ends the pause too: there is no batch in flight to finish.
+      const resumed = await outage.rideOut(error, () => (budget.shouldStop?.() === true ? 0 : left()));
       // Ending before the dependency came back: hand the attempts back before this invocation ends.
       if (!resumed) await outage.restore();
       // The excused deliveries were handed back due at once.
