@@ -38,6 +38,14 @@ export function createIoredisStream(options: IoredisStreamOptions): EventStream 
   };
   // Connection errors surface on the command that needed the connection; don't crash on the event.
   redis.on('error', () => {});
+  /**
+   * A command that timed out leaves the connection in doubt (a half-open socket after a failover or a
+   * NAT timeout answers nothing, or late): start a fresh one rather than queue behind it.
+   */
+  const classified = (error: unknown) => {
+    if (/Command timed out/i.test(String((error as Error | undefined)?.message))) redis.disconnect(true);
+    return classifyRedisError(error);
+  };
 
   return createCommandStream(
     {
@@ -48,7 +56,7 @@ export function createIoredisStream(options: IoredisStreamOptions): EventStream 
           redis.sendCommand(sent);
           return await sent.promise;
         } catch (error) {
-          throw classifyRedisError(error);
+          throw classified(error);
         }
       },
       async pipeline(commands) {
@@ -59,10 +67,10 @@ export function createIoredisStream(options: IoredisStreamOptions): EventStream 
         try {
           results = await pipeline.exec();
         } catch (error) {
-          throw classifyRedisError(error);
+          throw classified(error);
         }
         return (results ?? []).map(([error, value]) => {
-          if (error) throw classifyRedisError(error);
+          if (error) throw classified(error);
           return value;
         });
       },
