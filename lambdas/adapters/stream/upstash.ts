@@ -1,6 +1,7 @@
 // EventStream over Upstash's REST API with fetch: Lambdas reach Redis without a VPC, a held socket or the SDK.
 // A transport for command-stream.ts (the same commands as the ioredis adapter); must never promise a blocking read.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../../errors.ts';
 import type { EventStream } from '../../ports.ts';
 import { callSignal } from '../deadline.ts';
@@ -43,6 +44,13 @@ export class UpstashJSONParseError extends UpstashError {
   override readonly name = 'UpstashJSONParseError';
 }
 
+/**
+ * Whether a request whose fate is unknown (the connection died) may be sent again. Not reads that
+ * deliver entries: if the first one ran, its entries are pending to us but never returned, and come
+ * back later with a delivery counted that no attempt made.
+ */
+const isSafeToRepeat = (commands: readonly Command[]) => !commands.some(([name]) => name === 'XREADGROUP' || name === 'XCLAIM');
+
 /** Undoes `Upstash-Encoding: base64` on every string of a reply, nested arrays included. */
 function decode(value: unknown): unknown {
   if (typeof value === 'string') return Buffer.from(value, 'base64').toString('utf8');
@@ -71,7 +79,7 @@ function createRestClient(url: string, token: string) {
   // Read-your-writes across Upstash's replicas: each request carries the last write's sync token.
   let syncToken = '';
 
-  async function post(path: string, body: unknown): Promise<unknown> {
+  async function post(path: string, body: unknown, retry: boolean): Promise<unknown> {
     // One signal per call (retries included): the cap, or less when the invocation's deadline is nearer.
     const signal = callSignal(REQUEST_TIMEOUT_MS);
     const init: RequestInit = {
@@ -86,8 +94,8 @@ function createRestClient(url: string, token: string) {
         response = await fetch(`${base}${path}`, init);
         break;
       } catch (error) {
-        if (signal.aborted || attempt >= RETRIES) throw error;
-        await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
+        if (!retry || signal.aborted || attempt >= RETRIES) throw error;
+        await sleep(backoffMs(attempt));
       }
     }
     syncToken = response.headers.get('upstash-sync-token') ?? syncToken;
@@ -107,12 +115,12 @@ function createRestClient(url: string, token: string) {
 
   return {
     async exec(command: Command): Promise<unknown> {
-      const { result, error } = (await post('', command)) as Reply;
+      const { result, error } = (await post('', command, isSafeToRepeat([command]))) as Reply;
       if (error) throw new UpstashError(error);
       return decodeReply(result);
     },
     async pipeline(commands: readonly Command[]): Promise<unknown[]> {
-      const replies = (await post('/pipeline', commands)) as Reply[];
+      const replies = (await post('/pipeline', commands, isSafeToRepeat(commands))) as Reply[];
       return replies.map(({ result, error }, i) => {
         // Redis's reply text stays the message (classifiers match NOGROUP, LOADING … at its start); the
         // command is kept beside it.
