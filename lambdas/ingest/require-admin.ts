@@ -1,10 +1,11 @@
 // Admin authorization as a middy middleware factory: IAM-signed requests (API Gateway checked the
 // signature) or the admin token. The token is compared in constant time; a refusal is logged, never explained.
-import { createHash, timingSafeEqual } from 'node:crypto';
+
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { Logger } from '../ports.ts';
 import { HttpError, normalizeHeaders, requestLogger } from './http.ts';
+import { sameDigest, secretDigest } from './secret-digest.ts';
 
 export interface RequireAdminOptions {
   /** Accepted in the `header`; at least 16 characters. Without it only IAM-signed requests pass. */
@@ -24,9 +25,6 @@ const defaults = {
   appliesTo: isAdminRoute,
 } satisfies RequireAdminOptions;
 
-/** Hashing first makes both sides 32 bytes, as timingSafeEqual needs, without leaking the token's length. */
-const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
-
 /** Thrown by the middleware itself, so its onError logs only its own refusals. */
 class AdminRequiredError extends HttpError {
   constructor() {
@@ -45,7 +43,7 @@ export function requireAdmin(
     throw new TypeError(`requireAdmin: header must be a lower-case header name, got "${options.header}"`);
   }
   if (typeof options.appliesTo !== 'function') throw new TypeError('requireAdmin: appliesTo must be a function');
-  const expected = options.token === undefined ? null : digest(options.token);
+  const expected = options.token === undefined ? null : secretDigest(options.token);
 
   return {
     before: function requireAdminBefore(request) {
@@ -53,7 +51,7 @@ export function requireAdmin(
       // Only API Gateway sets the caller's ARN, after verifying the SigV4 signature (AWS_IAM authorizer).
       if (request.event.requestContext?.identity?.userArn) return;
       const given = normalizeHeaders(request.event.headers)[options.header];
-      if (expected && given !== undefined && timingSafeEqual(digest(given), expected)) return;
+      if (expected && given !== undefined && sameDigest(secretDigest(given), expected)) return;
       throw new AdminRequiredError();
     },
     onError: function requireAdminOnError(request) {
