@@ -1,6 +1,7 @@
 // Backpressure producers can obey: while the consumer group is too far behind, ingest refuses new
 // events with 429 and a Retry-After computed from the drain rate. Reads cached stream stats (one
 // Redis call per TTL, shared by concurrent requests), never one per request; fails open.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock, EventStream, Logger, StreamStats } from '../ports.ts';
 import { streamIdTime } from '../shared/stream-ids.ts';
 
@@ -20,6 +21,9 @@ export interface Throttle {
   readonly reason: 'lag' | 'age';
   readonly message: string;
 }
+
+/** How long a request waits for a stats refresh before it is judged on the last sample. */
+const REFRESH_WAIT_MS = 50;
 
 /** What a Retry-After says when the drain rate is unknown (no second sample yet, or nothing drained). */
 export const RETRY_AFTER_UNKNOWN_RATE_S = 5;
@@ -103,9 +107,9 @@ export function createBackpressure(deps: { stream: EventStream; clock: Clock; lo
         refreshing = null;
       });
     }
-    // Only the first read waits; later ones serve the last sample while it refreshes, so a slow or hung
-    // stats call never holds up ingest.
-    if (refreshing && !latest) await refreshing;
+    // The first read waits; later ones wait at most REFRESH_WAIT_MS for a fresh sample, then serve the
+    // last one while the refresh goes on, so a slow or hung stats call never holds up ingest.
+    if (refreshing) await (latest ? Promise.race([refreshing, sleep(REFRESH_WAIT_MS)]) : refreshing);
     if (!latest) return null;
     const rate = previous ? drainRate(previous, latest) : null;
     return throttleFor(latest.stats, now, rate, settings);
